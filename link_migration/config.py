@@ -1,0 +1,105 @@
+"""Finds and loads conf.py, by path or by dotted module name."""
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Mapping
+
+from .errors import ConfigError
+from .importer import import_dotted, import_file
+
+CONFIG_ENV = "LINK_MIGRATION_CONFIG"
+
+
+@dataclass(frozen=True)
+class Config:
+    """A loaded conf module and the file it came from."""
+
+    module: ModuleType
+    path: Path
+
+    @property
+    def folder(self) -> Path:
+        """conf.py's folder: relative paths in conf.py are relative to it."""
+        return self.path.parent
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self.module, name, default)
+
+    def has(self, name: str) -> bool:
+        return hasattr(self.module, name)
+
+
+def load_config(spec: str | None, cwd: Path, environ: Mapping[str, str]) -> Config:
+    """Load the conf named by ``-c`` (``spec``), else ``$LINK_MIGRATION_CONFIG``, else ./conf.py.
+
+    ``spec`` is a path to a file, or a dotted module name importable from the working directory.
+    conf.py's folder and the working directory are put on ``sys.path`` for the rest of the run, so
+    that conf.py and the migrations can import their neighbours.
+    """
+    given_by = "-c"
+    if not spec:
+        spec = environ.get(CONFIG_ENV) or None
+        given_by = f"${CONFIG_ENV}"
+    if not spec:
+        default = cwd / "conf.py"
+        if not default.is_file():
+            raise ConfigError(
+                f"no configuration: -c was not given, ${CONFIG_ENV} is not set, "
+                f"and there is no conf.py in {cwd}",
+                "Give one with -c path/to/conf.py (or set LINK_MIGRATION_CONFIG).",
+            )
+        spec, given_by = str(default), "default"
+    return _load(spec, cwd, given_by)
+
+
+def _load(spec: str, cwd: Path, given_by: str) -> Config:
+    path = Path(spec).expanduser()
+    if not path.is_absolute():
+        path = cwd / path
+    if path.is_dir():
+        raise ConfigError(
+            f"{spec} (from {given_by}) is a folder, not a conf file",
+            f"Name the file itself, for example -c {Path(spec) / 'conf.py'}",
+        )
+    looks_like_path = spec.endswith(".py") or "/" in spec or "\\" in spec
+    if path.exists() or looks_like_path:
+        if not path.exists():
+            raise ConfigError(
+                f"conf file {path} (from {given_by}) does not exist",
+                "Check the path given with -c.",
+            )
+        _make_importable(path.parent, cwd)
+        module = import_file(path, _private_name(path), ConfigError)
+        return Config(module, path)
+    if all(part.isidentifier() for part in spec.split(".")):
+        _make_importable(cwd)
+        module = import_dotted(spec, ConfigError, "conf module")
+        file = getattr(module, "__file__", None)
+        if not file:
+            raise ConfigError(
+                f"conf module {spec!r} is a namespace package, not a module",
+                "Name a module (a .py file), for example -c myproject.conf",
+            )
+        _make_importable(Path(file).parent)
+        return Config(module, Path(file))
+    raise ConfigError(
+        f"{spec!r} (from {given_by}) is neither an existing file nor a module name",
+        "Give the path of conf.py, or a dotted module name such as myproject.conf",
+    )
+
+
+def _make_importable(*folders: Path) -> None:
+    for folder in reversed(folders):
+        entry = str(folder)
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+
+
+def _private_name(path: Path) -> str:
+    """A module name no real package uses, unique per file, so conf.py shadows nothing."""
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    return f"_link_migration_conf_{digest}"

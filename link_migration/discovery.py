@@ -1,0 +1,274 @@
+"""Finds migration files and reads their versions without running them.
+
+A migration's ``version`` is read from its source with ``ast``; the file is executed only when
+the version is not a literal, or when the migration is about to run. Listing, planning and dry
+runs therefore never execute user code they do not need.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Collection
+
+from .config import Config
+from .errors import ConfigError, DiscoveryError
+from .importer import import_dotted, import_file
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One migration file, as far as it can be known without running it."""
+
+    version: int
+    path: Path
+    description: str = ""
+    up_doc: str = ""
+    down_doc: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+@dataclass(frozen=True)
+class MigrationsFolder:
+    """Where migrations live; ``package`` is set when MIGRATIONS_DIR was a dotted name."""
+
+    path: Path
+    package: str | None = None
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Every migration found in a folder, by ascending version, and the files skipped."""
+
+    folder: MigrationsFolder
+    migrations: tuple[Migration, ...]
+    skipped: tuple[Path, ...] = ()
+
+    def by_version(self) -> dict[int, Migration]:
+        return {m.version: m for m in self.migrations}
+
+
+class MigrationLoader:
+    """Imports migration modules, each at most once per run.
+
+    One loader lives for one run: it is the only memory of which files were executed, so that
+    a module imported during discovery is not executed again when it runs.
+    """
+
+    def __init__(self, folder: MigrationsFolder) -> None:
+        self._folder = folder
+        self._modules: dict[Path, ModuleType] = {}
+
+    def load(self, path: Path) -> ModuleType:
+        module = self._modules.get(path)
+        if module is None:
+            if self._folder.package:
+                module = import_dotted(
+                    f"{self._folder.package}.{path.stem}", DiscoveryError, "migration"
+                )
+            else:
+                module = import_file(path, _private_name(path), DiscoveryError)
+            self._modules[path] = module
+        return module
+
+
+def locate_migrations(config: Config, cwd: Path) -> MigrationsFolder:
+    """Resolve MIGRATIONS_DIR: a folder (absolute, beside conf.py, or in cwd) or a package."""
+    value = config.get("MIGRATIONS_DIR")
+    if value is None:
+        return MigrationsFolder(config.folder)
+    if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
+        raise ConfigError(
+            f"MIGRATIONS_DIR in {config.path} is {value!r}; it must be a folder or a package name",
+            "Set it to a folder path or a dotted package name, or remove it to use conf.py's folder.",
+        )
+    text = os.fspath(value)
+    candidate = Path(text).expanduser()
+    places = [candidate] if candidate.is_absolute() else [config.folder / candidate, cwd / candidate]
+    for place in places:
+        if place.is_dir():
+            return MigrationsFolder(place.resolve())
+        if place.exists():
+            raise ConfigError(
+                f"MIGRATIONS_DIR {text!r} in {config.path} is a file, not a folder: {place}",
+                "Point MIGRATIONS_DIR at the folder that holds the migration files.",
+            )
+    looked = " and ".join(str(p) for p in dict.fromkeys(places))
+    if not all(part.isidentifier() for part in text.split(".")):
+        raise ConfigError(
+            f"MIGRATIONS_DIR {text!r} in {config.path}: no such folder (looked in {looked})",
+            "Create the folder, or fix MIGRATIONS_DIR in conf.py.",
+        )
+    try:
+        package = import_dotted(text, ConfigError, "MIGRATIONS_DIR package")
+    except ConfigError as exc:
+        raise ConfigError(
+            f"MIGRATIONS_DIR {text!r} in {config.path} is not a folder (looked in {looked}) "
+            f"and not an importable package: {exc.message}",
+            "Create the folder, or fix MIGRATIONS_DIR in conf.py.",
+        ) from None
+    search_path = list(getattr(package, "__path__", []))
+    if not search_path:
+        raise ConfigError(
+            f"MIGRATIONS_DIR {text!r} in {config.path} is a module, not a package",
+            "Name a package: a folder with an __init__.py that holds the migrations.",
+        )
+    return MigrationsFolder(Path(search_path[0]).resolve(), package.__name__)
+
+
+def discover(
+    folder: MigrationsFolder, loader: MigrationLoader, exclude: Collection[Path] = ()
+) -> Catalogue:
+    """Read every migration in ``folder`` (not recursively), sorted by version.
+
+    Skips names starting with ``_`` or ``.``, files named ``conf.py`` and the files in
+    ``exclude`` (the conf file itself). Raises DiscoveryError for a bad or duplicated version.
+    """
+    excluded = {p.resolve() for p in exclude}
+    try:
+        entries = sorted(folder.path.iterdir())
+    except OSError as exc:
+        raise DiscoveryError(
+            f"cannot list the migrations folder {folder.path}: {exc.strerror or exc}",
+            "Check that the folder exists and is readable.",
+        ) from None
+    found: dict[int, Migration] = {}
+    skipped: list[Path] = []
+    for path in entries:
+        if (
+            path.suffix != ".py"
+            or path.name.startswith(("_", "."))
+            or path.name == "conf.py"
+            or path.resolve() in excluded
+            or not path.is_file()
+        ):
+            continue
+        migration = _read_migration(path, loader)
+        if migration is None:
+            skipped.append(path)
+            continue
+        clash = found.get(migration.version)
+        if clash is not None:
+            raise DiscoveryError(
+                f"two migrations have version {migration.version}: {clash.path} and {path}",
+                "Give each migration its own version.",
+            )
+        found[migration.version] = migration
+    migrations = tuple(found[v] for v in sorted(found))
+    return Catalogue(folder, migrations, tuple(skipped))
+
+
+_MISSING = object()
+_DYNAMIC = object()
+
+
+def _read_migration(path: Path, loader: MigrationLoader) -> Migration | None:
+    """Read one file's version statically; None when the file has no ``version`` at all."""
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise DiscoveryError(
+            f"cannot read migration {path}: {exc.strerror or exc}", "Check its permissions."
+        ) from None
+    try:
+        tree = ast.parse(source, str(path))
+    except (SyntaxError, ValueError) as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{path}, line {line}" if line else str(path)
+        raise DiscoveryError(
+            f"{where}: syntax error: {getattr(exc, 'msg', exc)}", f"Fix the syntax of {path.name}."
+        ) from None
+    value, line = _static_version(tree)
+    if value is _MISSING:
+        return None
+    if value is _DYNAMIC:
+        value = getattr(loader.load(path), "version", _MISSING)
+        if value is _MISSING:
+            return None
+    _check_version(value, path, line)
+    functions = {
+        node.name: ast.get_docstring(node) or ""
+        for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    }
+    description = (ast.get_docstring(tree) or "").strip().splitlines()
+    return Migration(
+        version=value,
+        path=path.resolve(),
+        description=description[0] if description else "",
+        up_doc=functions.get("up", ""),
+        down_doc=functions.get("down", ""),
+    )
+
+
+def _static_version(tree: ast.Module) -> tuple[object, int]:
+    """(value, line) of a top-level literal ``version``; _DYNAMIC or _MISSING otherwise."""
+    literal: object = _MISSING
+    line = 0
+    for node in tree.body:
+        target_value = _simple_assignment(node)
+        if target_value is not None:
+            try:
+                literal = ast.literal_eval(target_value)
+            except ValueError:
+                return _DYNAMIC, node.lineno
+            line = node.lineno
+        elif _binds_version(node):
+            return _DYNAMIC, node.lineno
+    return literal, line
+
+
+def _simple_assignment(node: ast.stmt) -> ast.expr | None:
+    """The value of ``version = ...`` / ``version: int = ...``, else None."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = node.targets[0]
+        if isinstance(target, ast.Name) and target.id == "version":
+            return node.value
+    if isinstance(node, ast.AnnAssign) and node.value is not None and node.simple:
+        if isinstance(node.target, ast.Name) and node.target.id == "version":
+            return node.value
+    return None
+
+
+def _binds_version(node: ast.stmt) -> bool:
+    """Whether a module-level statement may bind ``version`` some other way."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name == "version"
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and child.id == "version" and isinstance(child.ctx, ast.Store):
+            return True
+        if isinstance(child, ast.alias) and (child.asname or child.name) == "version":
+            return True
+        if isinstance(child, ast.alias) and child.name == "*":
+            return True
+    # ast.walk also sees names bound inside nested functions: at worst that imports a file
+    # we did not strictly need to, never the reverse.
+    return False
+
+
+def _check_version(value: object, path: Path, line: int) -> None:
+    where = f"{path}, line {line}" if line else str(path)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DiscoveryError(
+            f"{where}: version must be a whole number, not {value!r}",
+            "Write, for example: version = 3",
+        )
+    if value < 1:
+        raise DiscoveryError(
+            f"{where}: version must be 1 or more, not {value}",
+            "Versions start at 1; 0 means no migration applied.",
+        )
+
+
+def _private_name(path: Path) -> str:
+    """A unique module name, so a migration called json.py or users.py shadows nothing."""
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    stem = re.sub(r"\W", "_", path.stem)
+    return f"_link_migration_migration_{digest}_{stem}"

@@ -1,0 +1,43 @@
+"""The exception family; each class carries the exit status the CLI returns for it."""
+from __future__ import annotations
+
+
+class LinkMigrationError(Exception):
+    """A problem we can explain to the user: a message, what to do, and an exit status."""
+
+    exit_code: int = 2
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(LinkMigrationError):
+    """conf.py is missing, broken, or does not say where migrations and versions live."""
+
+
+class DiscoveryError(LinkMigrationError):
+    """A migration file cannot be read, has a bad version, or clashes with another."""
+
+
+class PlanError(LinkMigrationError):
+    """The request cannot be turned into a plan (unknown target, too many steps, ...)."""
+
+
+class StoreError(LinkMigrationError):
+    """The version store cannot be read, or holds something that is not a version."""
+
+
+class MigrationError(LinkMigrationError):
+    """A migration ran and failed, or ran and its version could not be recorded.
+
+    ``detail`` holds the formatted traceback of the user's own code, shown between the
+    message and the hint.
+    """
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str = "", detail: str = "") -> None:
+        super().__init__(message, hint)
+        self.detail = detail

@@ -1,0 +1,105 @@
+"""Imports user code (conf.py, migrations) and turns every way it can fail into our errors.
+
+Both conf.py and migrations come through here so that a syntax error, a failing import or an
+exception at import time always gets the same clear message naming the file and line.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from .errors import LinkMigrationError
+
+
+def import_file(path: Path, module_name: str, error_class: type[LinkMigrationError]) -> ModuleType:
+    """Import the Python file at ``path`` as ``module_name``.
+
+    The module is registered in ``sys.modules`` under that (private, unique) name while and
+    after it runs, as a normal import would, and removed again if it fails.
+    """
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise error_class(
+            f"cannot read {path}: {exc.strerror or exc}",
+            "Check that the file exists and is readable.",
+        ) from None
+    try:
+        code = compile(source, str(path), "exec", dont_inherit=True)
+    except (SyntaxError, ValueError) as exc:
+        raise error_class(_syntax_message(path, exc), f"Fix the syntax of {path.name}.") from None
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None  # a .py path always has a spec
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        exec(code, module.__dict__)
+    except BaseException as exc:
+        sys.modules.pop(module_name, None)
+        if isinstance(exc, Exception):
+            raise _import_failure(exc, error_class, str(path), path) from None
+        raise
+    return module
+
+
+def import_dotted(name: str, error_class: type[LinkMigrationError], what: str) -> ModuleType:
+    """Import the module ``name``; ``what`` says what it is for the message ("conf module")."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        if missing and (name == missing or name.startswith(missing + ".")):
+            raise error_class(
+                f"{what} {name!r} cannot be imported: there is no module named {missing!r}",
+                "Check the name, and that its folder is beside conf.py or in the working directory.",
+            ) from None
+        raise _import_failure(exc, error_class, f"{what} {name!r}") from None
+    except SyntaxError as exc:
+        raise error_class(
+            _syntax_message(Path(exc.filename or name), exc), "Fix the syntax error."
+        ) from None
+    except Exception as exc:
+        raise _import_failure(exc, error_class, f"{what} {name!r}") from None
+
+
+def _syntax_message(path: Path, exc: Exception) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"{path}, line {exc.lineno}: syntax error: {exc.msg}"
+    return f"{path}: cannot be compiled: {exc}"
+
+
+def _import_failure(
+    exc: BaseException,
+    error_class: type[LinkMigrationError],
+    subject: str,
+    path: Path | None = None,
+) -> LinkMigrationError:
+    """Describe an exception raised while a user module was executed, with its file and line."""
+    where = user_location(exc, path)
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return error_class(
+            f"{where}: {subject} imports {exc.name!r}, which is not installed",
+            f"Install {exc.name!r}, or remove the import.",
+        )
+    return error_class(
+        f"{where}: importing {subject} raised {type(exc).__name__}: {exc}",
+        "Fix the code at that line; it runs when the file is imported.",
+    )
+
+
+def user_location(exc: BaseException, path: Path | None = None) -> str:
+    """The ``file, line N`` where ``exc`` was raised, preferring a frame inside ``path``."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
+    chosen = None
+    if path is not None:
+        inside = [f for f in frames if Path(f.filename) == path]
+        chosen = inside[-1] if inside else None
+    if chosen is None and frames:
+        chosen = frames[-1]
+    if chosen is None:
+        return str(path) if path else "<unknown>"
+    return f"{chosen.filename}, line {chosen.lineno}"

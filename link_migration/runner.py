@@ -1,0 +1,173 @@
+"""Carries out a plan against a store: the only caller of a migration's up() and down()."""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol, TextIO
+
+from .config import Config
+from .context import MigrationContext
+from .discovery import MigrationLoader
+from .errors import DiscoveryError, MigrationError, StoreError
+from .plan import Plan, Step
+from .stores import VersionStore
+
+_RUNNER_FILE = __file__
+
+
+class Progress(Protocol):
+    """Told about each step as it happens; the CLI prints, the API may collect."""
+
+    def step_started(self, index: int, total: int, step: Step) -> None:
+        ...
+
+    def step_finished(self, index: int, total: int, step: Step, seconds: float) -> None:
+        ...
+
+    def migration_output(self) -> TextIO:
+        """Where a migration's prints go while it runs."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunResult:
+    plan: Plan
+    completed: tuple[Step, ...]
+    version: int
+    seconds: float
+    fake: bool = False
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    step: Step
+    function: Callable[..., object] | None
+    takes_context: bool
+
+
+def run_plan(
+    plan: Plan,
+    store: VersionStore,
+    config: Config,
+    loader: MigrationLoader,
+    progress: Progress,
+    *,
+    fake: bool = False,
+    clock: Callable[[], float] = time.perf_counter,
+) -> RunResult:
+    """Run every step of ``plan`` in order, recording the version in ``store`` after each.
+
+    Every migration of the plan is imported and checked before the first one runs, so a broken
+    file stops the run with nothing changed. With ``fake``, versions are recorded and no
+    migration is imported or run. A failing migration raises MigrationError; the store then
+    holds the version of the last step that completed.
+    """
+    prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
+        _prepare(step, loader) for step in plan.steps
+    ]
+    started = clock()
+    completed: list[Step] = []
+    version = plan.current
+    total = len(prepared)
+    for index, item in enumerate(prepared, start=1):
+        step = item.step
+        progress.step_started(index, total, step)
+        step_started = clock()
+        if item.function is not None:
+            _call_migration(item, config, progress, version)
+        try:
+            store.write_version(step.version_after)
+        except StoreError as exc:
+            raise MigrationError(
+                f"migration {step.migration.version} ({step.direction}) in "
+                f"{step.migration.path} ran, but recording version {step.version_after} "
+                f"failed: {exc.message}",
+                f"The store may still hold version {version}: check it, and record "
+                f"{step.version_after} by hand if the migration's changes are in place.",
+            ) from exc
+        version = step.version_after
+        completed.append(step)
+        progress.step_finished(index, total, step, clock() - step_started)
+    return RunResult(plan, tuple(completed), version, clock() - started, fake)
+
+
+def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
+    """Import the step's migration and check it has a usable up()/down()."""
+    migration = step.migration
+    module = loader.load(migration.path)
+    function = getattr(module, step.direction, None)
+    if function is None:
+        raise DiscoveryError(
+            f"{migration.path}: migration {migration.version} has no {step.direction}() function",
+            "Define it, "
+            + ("or roll back less." if step.direction == "down" else "it is what runs the migration."),
+        )
+    if not callable(function):
+        raise DiscoveryError(
+            f"{migration.path}: {step.direction} in migration {migration.version} is "
+            f"{function!r}, not a function",
+            f"Define it with def {step.direction}(context):",
+        )
+    return _Prepared(step, function, _takes_context(function, migration.path, step.direction))
+
+
+def _takes_context(function: Callable[..., object], path: Path, name: str) -> bool:
+    """Whether to pass the context: up()/down() may take no argument, or one."""
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return False
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [
+        p
+        for p in signature.parameters.values()
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if len(required) > 1 or any(p.kind == p.KEYWORD_ONLY for p in required):
+        raise DiscoveryError(
+            f"{path}: {name}{signature} needs {len(required)} arguments",
+            f"{name}() may take no argument, or one: the migration context.",
+        )
+    accepts_varargs = any(p.kind == p.VAR_POSITIONAL for p in signature.parameters.values())
+    return bool(positional) or accepts_varargs
+
+
+def _call_migration(item: _Prepared, config: Config, progress: Progress, version: int) -> None:
+    step = item.step
+    assert item.function is not None
+    context = MigrationContext(
+        config=config.module,
+        version=step.migration.version,
+        direction=step.direction,
+        migration=step.migration,
+    )
+    try:
+        with contextlib.redirect_stdout(progress.migration_output()):
+            if item.takes_context:
+                item.function(context)
+            else:
+                item.function()
+    except Exception as exc:
+        raise MigrationError(
+            f"migration {step.migration.version} ({step.direction}) in {step.migration.path} "
+            f"failed: {type(exc).__name__}: {exc}",
+            f"The store holds version {version}; nothing after it ran. "
+            "Fix the migration and run again.",
+            detail=_user_traceback(exc),
+        ) from exc
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback from the migration's own code down, without our frames above it."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == _RUNNER_FILE:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))

@@ -1,0 +1,43 @@
+"""The store the user writes: get_current_version() and set_current_version(version) in conf.py."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import StoreError
+from ..importer import user_location
+from .base import parse_version
+
+
+class FunctionStore:
+    """Calls the user's two functions exactly as the original README defines them."""
+
+    def __init__(
+        self, get: Callable[[], Any], set_: Callable[[int], Any], conf_name: str
+    ) -> None:
+        self._get = get
+        self._set = set_
+        self._conf_name = conf_name
+
+    def describe(self) -> str:
+        return f"get_current_version()/set_current_version() in {self._conf_name}"
+
+    def read_version(self) -> int:
+        try:
+            value = self._get()
+        except Exception as exc:
+            raise StoreError(
+                f"get_current_version() in {self._conf_name} raised "
+                f"{type(exc).__name__}: {exc} ({user_location(exc)})",
+                "Fix get_current_version(); nothing was changed.",
+            ) from exc
+        return parse_version(value, f"get_current_version() in {self._conf_name}")
+
+    def write_version(self, version: int) -> None:
+        try:
+            self._set(version)
+        except Exception as exc:
+            raise StoreError(
+                f"set_current_version({version}) in {self._conf_name} raised "
+                f"{type(exc).__name__}: {exc} ({user_location(exc)})",
+                "Fix set_current_version().",
+            ) from exc
