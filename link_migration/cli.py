@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
@@ -14,7 +15,8 @@ from .discovery import Catalogue, MigrationLoader, discover, locate_migrations
 from .errors import LinkMigrationError, MigrationError
 from .plan import DOWN, UP, Plan, Request, Step, make_plan
 from .runner import run_plan
-from .stores import VersionStore, open_store
+from .state import MODIFIED, migration_states
+from .stores import open_store
 
 PROG = "link-migration"
 EXIT_INTERRUPTED = 130
@@ -26,6 +28,7 @@ examples:
   link-migration -c conf.py --to 57    go up or down to version 57
   link-migration -c conf.py --down     roll back the last applied migration
   link-migration -c conf.py --dry-run  show the plan, run nothing
+  link-migration -c conf.py status     every migration's state
   link-migration -c conf.py current    print the current version
 
 exit status: 0 done, 1 a migration failed, 2 bad usage or configuration (nothing changed)
@@ -71,14 +74,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--fake", action="store_true",
         help="record the plan's versions without running the migrations",
     )
+    parser.add_argument(
+        "--out-of-order", action="store_true",
+        help="also apply pending migrations below the current version (SQL stores)",
+    )
     parser.set_defaults(handler=_run)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    current = commands.add_parser(
-        "current", help="print the current version", description="Print the current version alone, for scripts."
-    )
-    # SUPPRESS: -c after the command must not reset one given before it.
-    _add_config_option(current, default=argparse.SUPPRESS)
-    current.set_defaults(handler=_current)
+    for name, handler, summary in (
+        ("status", _status, "show every migration's state, and the store's current version"),
+        ("current", _current, "print the current version alone, for scripts"),
+        ("history", _history, "show the log of every up, down and fake, newest first (SQL stores)"),
+    ):
+        command = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+        # SUPPRESS: -c after the command must not reset one given before it.
+        _add_config_option(command, default=argparse.SUPPRESS)
+        if name != "current":
+            command.add_argument("--json", action="store_true", help="one JSON document on stdout")
+        if name == "history":
+            command.add_argument("--limit", type=_count, metavar="N", help="show the newest N only")
+        command.set_defaults(handler=handler)
     return parser
 
 
@@ -122,32 +136,70 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     config = _load(args)
-    store = open_store(config)
-    catalogue, loader = _discover(config, stderr)
-    if not catalogue.migrations:
-        print(f"No migrations in {catalogue.folder.path}: nothing to do.", file=stdout)
+    with contextlib.closing(open_store(config)) as store:
+        catalogue, loader = _discover(config, stderr)
+        if not catalogue.migrations:
+            print(f"No migrations in {catalogue.folder.path}: nothing to do.", file=stdout)
+            return 0
+        state = store.read_state()
+        for row in migration_states(catalogue.migrations, state):
+            if row.state == MODIFIED:
+                _warn(stderr, f"migration {row.version} ({row.migration.path}) has changed "
+                              "since it was applied (its checksum differs)")
+        plan = make_plan(
+            catalogue.migrations,
+            state.current,
+            _request(args),
+            applied=None if state.applied is None else state.applied.keys(),
+            allow_out_of_order=args.out_of_order,
+        )
+        for warning in plan.warnings:
+            _warn(stderr, warning)
+        if not plan.steps:
+            print(f"Already at version {state.current}: nothing to do.", file=stdout)
+            return 0
+        print(report.plan_header(plan, store.describe(), dry_run=args.dry_run, fake=args.fake),
+              file=stdout, flush=True)
+        if args.dry_run:
+            _print_dry_run(plan, stdout)
+            return 0
+        progress = _PrintedProgress(stdout, fake=args.fake)
+        result = run_plan(plan, store, config, loader, progress, fake=args.fake)
+        print(report.summary(result), file=stdout)
         return 0
-    current = store.read_version()
-    plan = make_plan(catalogue.migrations, current, _request(args))
-    for warning in plan.warnings:
-        _warn(stderr, warning)
-    if not plan.steps:
-        print(f"Already at version {current}: nothing to do.", file=stdout)
-        return 0
-    print(report.plan_header(plan, store.describe(), dry_run=args.dry_run, fake=args.fake),
-          file=stdout, flush=True)
-    if args.dry_run:
-        _print_dry_run(plan, stdout)
-        return 0
-    progress = _PrintedProgress(stdout, fake=args.fake)
-    result = run_plan(plan, store, config, loader, progress, fake=args.fake)
-    print(report.summary(result), file=stdout)
-    return 0
 
 
 def _current(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    store = open_store(_load(args))
-    print(store.read_version(), file=stdout)
+    with contextlib.closing(open_store(_load(args))) as store:
+        print(store.read_state().current, file=stdout)
+    return 0
+
+
+def _status(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    config = _load(args)
+    with contextlib.closing(open_store(config)) as store:
+        catalogue, _ = _discover(config, stderr)
+        state = store.read_state()
+        rows = migration_states(catalogue.migrations, state)
+        if args.json:
+            print(report.status_json(rows, state.current, store.describe()), file=stdout)
+        else:
+            print(report.status_table(rows, state.current, store.describe()), file=stdout)
+    return 0
+
+
+def _history(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    with contextlib.closing(open_store(_load(args))) as store:
+        entries = store.read_log(args.limit)
+        if entries is None:
+            raise UsageError(
+                f"history needs a SQL store; {store.describe()} keeps only the current version",
+                "Use DATABASE or get_connection() in conf.py to keep a history.",
+            )
+        if args.json:
+            print(report.history_json(entries, store.describe()), file=stdout)
+        else:
+            print(report.history_table(entries, store.describe()), file=stdout)
     return 0
 
 

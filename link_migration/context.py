@@ -6,6 +6,8 @@ from types import ModuleType
 from typing import Any
 
 from .discovery import Migration
+from .errors import StoreError
+from .sqlscript import split_statements
 
 
 @dataclass(frozen=True)
@@ -22,3 +24,26 @@ class MigrationContext:
     migration: Migration
     dry_run: bool = False
     connection: Any = None
+
+    def execute(self, sql: str, parameters: Any = ()) -> Any:
+        """Run one statement on the store's connection, in the migration's transaction."""
+        cursor = self._connection().cursor()
+        cursor.execute(sql, parameters)
+        return cursor
+
+    def execute_script(self, script: str) -> None:
+        """Run a multi-statement SQL script inside the migration's transaction.
+
+        Use this rather than sqlite3's executescript(), which commits before it starts.
+        """
+        cursor = self._connection().cursor()
+        for statement in split_statements(script):
+            cursor.execute(statement)
+
+    def _connection(self) -> Any:
+        if self.connection is None:
+            raise StoreError(
+                "this store has no database connection: execute() and execute_script() "
+                "need DATABASE or get_connection() in conf.py"
+            )
+        return self.connection

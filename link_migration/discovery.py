@@ -29,6 +29,7 @@ class Migration:
     description: str = ""
     up_doc: str = ""
     down_doc: str = ""
+    checksum: str = ""
 
     @property
     def name(self) -> str:
@@ -205,6 +206,7 @@ def _read_migration(path: Path, loader: MigrationLoader) -> Migration | None:
         description=description[0] if description else "",
         up_doc=functions.get("up", ""),
         down_doc=functions.get("down", ""),
+        checksum=checksum(source),
     )
 
 
@@ -265,6 +267,13 @@ def _check_version(value: object, path: Path, line: int) -> None:
             f"{where}: version must be 1 or more, not {value}",
             "Versions start at 1; 0 means no migration applied.",
         )
+
+
+def checksum(source: bytes) -> str:
+    """SHA-256 of a file's bytes with line endings normalised, so a checkout on another OS
+    does not look modified."""
+    normalised = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return hashlib.sha256(normalised).hexdigest()
 
 
 def _private_name(path: Path) -> str:

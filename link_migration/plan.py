@@ -1,4 +1,4 @@
-"""Pure planning: from the known migrations, the current version and a request, the steps.
+"""Pure planning: from the known migrations, what the store holds and a request, the steps.
 
 Nothing here touches files, clocks or stores; everything is data in, data out.
 """
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import Sequence
+from typing import AbstractSet, Sequence
 
 from .discovery import Migration
 from .errors import PlanError
@@ -41,38 +41,65 @@ class Plan:
     warnings: tuple[str, ...] = ()
 
 
-def make_plan(migrations: Sequence[Migration], current: int, request: Request) -> Plan:
+def applied_versions(migrations: Sequence[Migration], current: int) -> frozenset[int]:
+    """What a store that keeps only the current version has applied: every known version up
+    to it, and the current version itself."""
+    applied = {m.version for m in migrations if m.version <= current}
+    if current:
+        applied.add(current)
+    return frozenset(applied)
+
+
+def out_of_order(
+    migrations: Sequence[Migration], current: int, applied: AbstractSet[int]
+) -> list[Migration]:
+    """Migrations not applied although a higher version is: added late, on another branch."""
+    return [m for m in migrations if m.version < current and m.version not in applied]
+
+
+def make_plan(
+    migrations: Sequence[Migration],
+    current: int,
+    request: Request,
+    *,
+    applied: AbstractSet[int] | None = None,
+    allow_out_of_order: bool = False,
+) -> Plan:
     """Plan the steps that take the store from ``current`` to what ``request`` asks.
 
-    ``migrations`` must be sorted by ascending version. Up applies every migration with
-    current < version <= target, ascending; down rolls back every one with
-    target < version <= current, descending. Raises PlanError when that cannot be done.
+    ``migrations`` must be sorted by ascending version. ``applied`` is the set of versions the
+    store has applied, where it knows it (SQL stores); without it every known version up to
+    ``current`` counts as applied. Up applies the unapplied migrations up to the target in
+    ascending order; down rolls back the applied ones above the target, newest first. An
+    unapplied migration below ``current`` is out of order: up refuses to run while there is one,
+    unless ``allow_out_of_order``. Raises PlanError when the request cannot be carried out.
     """
     versions = [m.version for m in migrations]
     known = set(versions)
-    warnings: list[str] = []
-    if current and current not in known:
-        warnings.append(
-            f"the store holds version {current}, but no migration file has that version"
-        )
+    if applied is None:
+        applied = applied_versions(migrations, current)
+    missing = sorted(v for v in applied if v not in known)
+    warnings = [
+        f"the store has applied version {v}, but no migration file has that version"
+        for v in missing
+    ]
     if request.direction == "to":
-        target = _check_target(request.target, versions)
+        target = _check_target(request.target, versions, applied)
         if target >= current:
-            return _up(migrations, current, target, warnings)
-        _check_rollback_possible(current, known)
-        return _down(migrations, current, target, warnings)
+            return _up(migrations, current, applied, target, allow_out_of_order, warnings)
+        return _down(migrations, current, applied, sum(v > target for v in applied), warnings)
     if request.direction == UP:
-        pending = [v for v in versions if v > current]
+        unapplied = [m.version for m in migrations if m.version not in applied]
+        if not allow_out_of_order:
+            unapplied = [v for v in unapplied if v > current]
         if request.count is not None:
             _check_count(request.count, "--up")
-            pending = pending[: request.count]
-        target = pending[-1] if pending else current
-        return _up(migrations, current, target, warnings)
+            unapplied = unapplied[: request.count]
+        target = max(unapplied[-1], current) if unapplied else current
+        return _up(migrations, current, applied, target, allow_out_of_order, warnings)
     if request.direction == DOWN:
         count = 1 if request.count is None else request.count
         _check_count(count, "--down")
-        _check_rollback_possible(current, known)
-        applied = [v for v in versions if v <= current]
         if count > len(applied):
             raise PlanError(
                 f"--down {count} asks for more than is applied: "
@@ -81,48 +108,67 @@ def make_plan(migrations: Sequence[Migration], current: int, request: Request) -
                 if applied
                 else "Nothing is applied, so there is nothing to roll back.",
             )
-        remaining = applied[: len(applied) - count]
-        target = remaining[-1] if remaining else 0
-        return _down(migrations, current, target, warnings)
+        return _down(migrations, current, applied, count, warnings)
     raise PlanError(f"unknown direction {request.direction!r}")
 
 
 def _up(
-    migrations: Sequence[Migration], current: int, target: int, warnings: list[str]
+    migrations: Sequence[Migration],
+    current: int,
+    applied: AbstractSet[int],
+    target: int,
+    allow_out_of_order: bool,
+    warnings: list[str],
 ) -> Plan:
-    steps = tuple(Step(m, UP, m.version) for m in migrations if current < m.version <= target)
-    return Plan(current, target, steps, tuple(warnings))
+    late = out_of_order(migrations, current, applied)
+    if late and not allow_out_of_order:
+        names = ", ".join(f"{m.version} ({m.name})" for m in late)
+        raise PlanError(
+            f"out of order: not applied, although version {current} is: {names}",
+            "Apply them anyway with --out-of-order, or give them versions above "
+            f"{current}.",
+        )
+    steps = []
+    version = current
+    for migration in migrations:
+        if migration.version <= target and migration.version not in applied:
+            version = max(version, migration.version)
+            steps.append(Step(migration, UP, version))
+    return Plan(current, target, tuple(steps), tuple(warnings))
 
 
 def _down(
     migrations: Sequence[Migration],
     current: int,
-    target: int,
+    applied: AbstractSet[int],
+    count: int,
     warnings: list[str],
 ) -> Plan:
-    rolled_back = [m for m in migrations if target < m.version <= current]
-    rolled_back.reverse()
-    steps = []
-    for index, migration in enumerate(rolled_back):
-        after = rolled_back[index + 1].version if index + 1 < len(rolled_back) else target
-        steps.append(Step(migration, DOWN, after))
-    # The version after rolling back v is the next lower known version (or 0), which is the
-    # next one rolled back, or the target for the last step.
+    """Roll back the ``count`` newest applied versions, newest first; after each, the store
+    holds the highest version still applied, or 0."""
+    ascending = sorted(applied)
+    by_version = {m.version: m for m in migrations}
+    newest_first = ascending[len(ascending) - count :][::-1]
+    without_file = [v for v in newest_first if v not in by_version]
+    if without_file:
+        raise PlanError(
+            f"cannot roll back version {without_file[0]}: the store has it applied, "
+            "but no migration file has that version",
+            "Restore that migration file, or correct the store by hand.",
+        )
+    remaining = ascending[: len(ascending) - count]
+    steps = [
+        Step(by_version[version], DOWN, ascending[-index - 2] if index + 2 <= len(ascending) else 0)
+        for index, version in enumerate(newest_first)
+    ]
+    target = remaining[-1] if remaining else 0
     return Plan(current, target, tuple(steps), tuple(warnings))
 
 
-def _check_rollback_possible(current: int, known: set[int]) -> None:
-    if current and current not in known:
-        raise PlanError(
-            f"cannot roll back version {current}: the store holds it, but no migration file has it",
-            "Restore that migration file, or set the stored version by hand.",
-        )
-
-
-def _check_target(target: int | None, versions: Sequence[int]) -> int:
+def _check_target(target: int | None, versions: Sequence[int], applied: AbstractSet[int]) -> int:
     if target is None or target < 0:
         raise PlanError(f"--to needs a version of 0 or more, not {target}")
-    if target == 0 or target in versions:
+    if target == 0 or target in applied or target in versions:
         return target
     position = bisect.bisect_left(versions, target)
     below = versions[position - 1] if position > 0 else 0

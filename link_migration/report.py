@@ -1,10 +1,12 @@
 """Turns plans and results into the lines the CLI prints. Returns text, never prints."""
 from __future__ import annotations
 
+import json
 from typing import Sequence
 
 from .plan import DOWN, Plan, Step
 from .runner import RunResult
+from .state import LogEntry, MigrationState
 
 INDENT = "      "
 
@@ -72,3 +74,99 @@ def _versions(versions: Sequence[int]) -> str:
     if len(versions) <= 6:
         return f"{label} {', '.join(map(str, versions))}"
     return f"{label} {versions[0]}, {versions[1]}, ..., {versions[-1]}"
+
+
+def status_table(rows: Sequence[MigrationState], current: int, store: str) -> str:
+    lines = [f"Store: {store}", f"Current version: {current}"]
+    if not rows:
+        return "\n".join(lines + ["No migrations."])
+    table = [
+        (
+            str(row.version),
+            row.state + (" (fake)" if row.applied and row.applied.faked else ""),
+            _when(row.applied.applied_at if row.applied else None),
+            row.migration.name if row.migration else (row.applied.file_name if row.applied else "-"),
+            row.migration.description if row.migration else "(file missing)",
+        )
+        for row in rows
+    ]
+    return "\n".join(lines + [""] + _columns(("VERSION", "STATE", "APPLIED AT (UTC)", "FILE", "DESCRIPTION"), table))
+
+
+def status_json(rows: Sequence[MigrationState], current: int, store: str) -> str:
+    return json.dumps(
+        {
+            "store": store,
+            "current_version": current,
+            "migrations": [
+                {
+                    "version": row.version,
+                    "state": row.state,
+                    "file": row.migration.name if row.migration else (
+                        row.applied.file_name if row.applied else None
+                    ),
+                    "path": str(row.migration.path) if row.migration else None,
+                    "description": row.migration.description if row.migration else "",
+                    "applied_at": row.applied.applied_at if row.applied else None,
+                    "checksum": row.migration.checksum if row.migration else None,
+                    "applied_checksum": row.applied.checksum if row.applied else None,
+                    "faked": row.applied.faked if row.applied else None,
+                }
+                for row in rows
+            ],
+        },
+        indent=2,
+    )
+
+
+def history_table(entries: Sequence[LogEntry], store: str) -> str:
+    lines = [f"Store: {store}"]
+    if not entries:
+        return "\n".join(lines + ["No history yet."])
+    table = [
+        (
+            str(e.seq),
+            _when(e.logged_at),
+            e.operation,
+            str(e.version),
+            e.file_name,
+            duration(e.duration) if e.duration is not None else "-",
+            e.logged_by,
+        )
+        for e in entries
+    ]
+    headers = ("#", "WHEN (UTC)", "OPERATION", "VERSION", "FILE", "DURATION", "BY")
+    return "\n".join(lines + [""] + _columns(headers, table))
+
+
+def history_json(entries: Sequence[LogEntry], store: str) -> str:
+    return json.dumps(
+        {
+            "store": store,
+            "entries": [
+                {
+                    "seq": e.seq,
+                    "version": e.version,
+                    "operation": e.operation,
+                    "file": e.file_name,
+                    "at": e.logged_at,
+                    "duration": e.duration,
+                    "by": e.logged_by,
+                }
+                for e in entries
+            ],
+        },
+        indent=2,
+    )
+
+
+def _when(timestamp: str | None) -> str:
+    """An ISO timestamp as ``2026-11-25 19:30:00``: the store keeps UTC, the header says so."""
+    return timestamp[:19].replace("T", " ") if timestamp else "-"
+
+
+def _columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+    return [line(headers)] + [line(r) for r in rows]

@@ -47,6 +47,7 @@ class _Prepared:
     step: Step
     function: Callable[..., object] | None
     takes_context: bool
+    transactional: bool = True
 
 
 def run_plan(
@@ -77,17 +78,20 @@ def run_plan(
         step = item.step
         progress.step_started(index, total, step)
         step_started = clock()
-        if item.function is not None:
-            _call_migration(item, config, progress, version)
+        ran = False
         try:
-            store.write_version(step.version_after)
+            with store.applying(step, transactional=item.transactional, fake=fake) as connection:
+                if item.function is not None:
+                    _call_migration(item, config, progress, version, connection)
+                ran = True
         except StoreError as exc:
+            if not ran and not completed:
+                raise  # nothing has changed: a plain store error, status 2
             raise MigrationError(
                 f"migration {step.migration.version} ({step.direction}) in "
-                f"{step.migration.path} ran, but recording version {step.version_after} "
-                f"failed: {exc.message}",
-                f"The store may still hold version {version}: check it, and record "
-                f"{step.version_after} by hand if the migration's changes are in place.",
+                f"{step.migration.path} " + ("ran, but " if ran else "did not run: ")
+                + exc.message,
+                exc.hint if ran else f"The store holds version {version}.",
             ) from exc
         version = step.version_after
         completed.append(step)
@@ -112,7 +116,15 @@ def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
             f"{function!r}, not a function",
             f"Define it with def {step.direction}(context):",
         )
-    return _Prepared(step, function, _takes_context(function, migration.path, step.direction))
+    transactional = getattr(module, "transactional", True)
+    if not isinstance(transactional, bool):
+        raise DiscoveryError(
+            f"{migration.path}: transactional is {transactional!r}; it must be True or False",
+            "Write transactional = False to run this migration outside a transaction.",
+        )
+    return _Prepared(
+        step, function, _takes_context(function, migration.path, step.direction), transactional
+    )
 
 
 def _takes_context(function: Callable[..., object], path: Path, name: str) -> bool:
@@ -140,7 +152,9 @@ def _takes_context(function: Callable[..., object], path: Path, name: str) -> bo
     return bool(positional) or accepts_varargs
 
 
-def _call_migration(item: _Prepared, config: Config, progress: Progress, version: int) -> None:
+def _call_migration(
+    item: _Prepared, config: Config, progress: Progress, version: int, connection: object
+) -> None:
     step = item.step
     assert item.function is not None
     context = MigrationContext(
@@ -148,6 +162,7 @@ def _call_migration(item: _Prepared, config: Config, progress: Progress, version
         version=step.migration.version,
         direction=step.direction,
         migration=step.migration,
+        connection=connection,
     )
     try:
         with contextlib.redirect_stdout(progress.migration_output()):

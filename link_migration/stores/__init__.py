@@ -2,12 +2,22 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from ..config import Config
 from ..errors import ConfigError
+from ..importer import user_location
+from ..errors import StoreError
 from .base import VersionStore, parse_version
 from .functions import FunctionStore
+from .sql import (
+    DEFAULT_HISTORY_TABLE,
+    DEFAULT_LOG_TABLE,
+    PARAMSTYLES,
+    SqlStore,
+    check_table_name,
+)
 from .textfile import TextFileStore
 
 __all__ = ["VersionStore", "open_store", "parse_version"]
@@ -53,10 +63,73 @@ def open_store(config: Config) -> VersionStore:
         )
     if config.has("VERSION_FILE"):
         return TextFileStore(_store_path(config, "VERSION_FILE"))
-    raise ConfigError(
-        f"{config.path} sets {kinds[0]}, the SQL store, which this version does not have yet",
-        "Use VERSION_FILE or get_current_version()/set_current_version() for now.",
+    return _sql_store(config)
+
+
+def _sql_store(config: Config) -> SqlStore:
+    tables = {
+        "history_table": check_table_name(
+            config.get("HISTORY_TABLE", DEFAULT_HISTORY_TABLE), "HISTORY_TABLE", config.path
+        ),
+        "log_table": check_table_name(
+            config.get("LOG_TABLE", DEFAULT_LOG_TABLE), "LOG_TABLE", config.path
+        ),
+    }
+    if config.has("DATABASE"):
+        path = _store_path(config, "DATABASE")
+        return SqlStore(
+            lambda: _connect_sqlite(path),
+            f"SQLite database {path}",
+            database_file=path,
+            **tables,
+        )
+    get_connection = config.get("get_connection")
+    if not callable(get_connection):
+        raise ConfigError(
+            f"get_connection in {config.path} is {get_connection!r}, not a function",
+            "Define it with def get_connection(): and return a DB-API connection.",
+        )
+    paramstyle = config.get("PARAMSTYLE")
+    if paramstyle is not None and paramstyle not in PARAMSTYLES:
+        raise ConfigError(
+            f"PARAMSTYLE in {config.path} is {paramstyle!r}",
+            f"Use one of DB-API's: {', '.join(PARAMSTYLES)}.",
+        )
+    conf_name = config.path.name
+
+    def connect() -> object:
+        try:
+            connection = get_connection()
+        except Exception as exc:
+            raise StoreError(
+                f"get_connection() in {conf_name} raised {type(exc).__name__}: {exc} "
+                f"({user_location(exc)})",
+                "Fix get_connection(); nothing was changed.",
+            ) from exc
+        if not callable(getattr(connection, "cursor", None)):
+            raise StoreError(
+                f"get_connection() in {conf_name} returned {connection!r}, "
+                "which is not a DB-API connection (it has no cursor())",
+                "Return the connection your database driver's connect() gives.",
+            )
+        return connection
+
+    return SqlStore(
+        connect,
+        f"the database of get_connection() in {conf_name}",
+        paramstyle=paramstyle,
+        owns_connection=False,
+        **tables,
     )
+
+
+def _connect_sqlite(path: Path) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(str(path))
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"cannot open the SQLite database {path}: {exc}", "Check the path and permissions."
+        ) from None
 
 
 def _store_path(config: Config, name: str) -> Path:

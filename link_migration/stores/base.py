@@ -1,27 +1,70 @@
 """What every version store offers, and the one rule for what counts as a stored version."""
 from __future__ import annotations
 
-from typing import Protocol
+import contextlib
+import getpass
+import os
+import socket
+from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Protocol
 
 from ..errors import StoreError
+from ..state import LogEntry, StoreState
+
+if TYPE_CHECKING:
+    from ..plan import Step
 
 
 class VersionStore(Protocol):
-    """Where the current version lives.
+    """Where the current version (and, for SQL stores, the history) lives.
 
-    ``write_version`` is called after every migration, so a store must make each write durable
-    on its own. Failures are raised as StoreError naming the store and the problem.
+    Failures are raised as StoreError naming the store and the problem.
     """
 
     def describe(self) -> str:
         """A short phrase naming the store for messages, e.g. ``file /srv/app/version.txt``."""
         ...
 
-    def read_version(self) -> int:
+    def read_state(self) -> StoreState:
         ...
 
-    def write_version(self, version: int) -> None:
+    def applying(self, step: Step, *, transactional: bool, fake: bool) -> ContextManager[Any]:
+        """Surround one step: yields the connection the migration may use (or None), records
+        the step when the block completes, and undoes what it can when the block raises."""
         ...
+
+    def read_log(self, limit: int | None) -> list[LogEntry] | None:
+        """The log, newest first; None when this store keeps none."""
+        ...
+
+    def close(self) -> None:
+        ...
+
+
+class CurrentVersionStore:
+    """A store that keeps only the current version: written after every migration."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def read_version(self) -> int:
+        raise NotImplementedError
+
+    def write_version(self, version: int) -> None:
+        raise NotImplementedError
+
+    def read_state(self) -> StoreState:
+        return StoreState(self.read_version())
+
+    @contextlib.contextmanager
+    def applying(self, step: Step, *, transactional: bool, fake: bool) -> Iterator[None]:
+        yield None
+        self.write_version(step.version_after)
+
+    def read_log(self, limit: int | None) -> list[LogEntry] | None:
+        return None
+
+    def close(self) -> None:
+        pass
 
 
 def parse_version(value: object, source: str) -> int:
@@ -46,3 +89,12 @@ def parse_version(value: object, source: str) -> int:
             "A version is a whole number of 0 or more.",
         )
     return number
+
+
+def who_am_i() -> str:
+    """``user@host``, for history rows and lock owners."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name in some containers: getpass raises KeyError or OSError
+        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"

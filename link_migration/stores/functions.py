@@ -5,10 +5,10 @@ from typing import Any, Callable
 
 from ..errors import StoreError
 from ..importer import user_location
-from .base import parse_version
+from .base import CurrentVersionStore, parse_version
 
 
-class FunctionStore:
+class FunctionStore(CurrentVersionStore):
     """Calls the user's two functions exactly as the original README defines them."""
 
     def __init__(

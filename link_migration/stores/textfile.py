@@ -6,10 +6,10 @@ import tempfile
 from pathlib import Path
 
 from ..errors import StoreError
-from .base import parse_version
+from .base import CurrentVersionStore, parse_version
 
 
-class TextFileStore:
+class TextFileStore(CurrentVersionStore):
     """One integer in a text file. A missing file is version 0.
 
     Every write goes to a temporary file in the same folder, is flushed and fsynced, then

@@ -1,0 +1,90 @@
+"""What a store holds, and the state of every migration against it. Pure data and functions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .discovery import Migration
+
+APPLIED = "applied"
+PENDING = "pending"
+MISSING = "missing"
+MODIFIED = "modified"
+OUT_OF_ORDER = "out_of_order"
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    """One row of a SQL store's history: a migration that is applied now."""
+
+    version: int
+    file_name: str
+    checksum: str | None
+    applied_at: str | None
+    duration: float | None
+    applied_by: str | None
+    faked: bool = False
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of a SQL store's append-only log: an up, down or fake that happened."""
+
+    seq: int
+    version: int
+    operation: str
+    file_name: str
+    logged_at: str
+    duration: float | None
+    logged_by: str
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """The current version, and the applied migrations where the store knows them."""
+
+    current: int
+    applied: Mapping[int, AppliedMigration] | None = None
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    """One line of ``status``: a version, its state, its file and its history row if any."""
+
+    version: int
+    state: str
+    migration: Migration | None
+    applied: AppliedMigration | None = None
+
+
+def migration_states(migrations: Sequence[Migration], store: StoreState) -> list[MigrationState]:
+    """The state of every version that has a file or is applied, by ascending version.
+
+    Stores that know only the current version can tell applied, pending and missing (the
+    current version without a file); SQL stores also tell modified and out of order.
+    """
+    current = store.current
+    by_version = {m.version: m for m in migrations}
+    if store.applied is None:
+        rows = [
+            MigrationState(m.version, APPLIED if m.version <= current else PENDING, m)
+            for m in migrations
+        ]
+        if current and current not in by_version:
+            rows.append(MigrationState(current, MISSING, None))
+        return sorted(rows, key=lambda row: row.version)
+    applied = store.applied
+    rows = []
+    for version in sorted(set(by_version) | set(applied)):
+        migration = by_version.get(version)
+        record = applied.get(version)
+        if record is None:
+            state = OUT_OF_ORDER if version < current else PENDING
+        elif migration is None:
+            state = MISSING
+        elif record.checksum and migration.checksum and record.checksum != migration.checksum:
+            state = MODIFIED
+        else:
+            state = APPLIED
+        rows.append(MigrationState(version, state, migration, record))
+    return rows

@@ -1,0 +1,338 @@
+"""SQL stores: history and log tables in the user's own database, over any DB-API 2.0 driver.
+
+Each migration and the rows that record it commit in one transaction. The store, not the
+driver, decides where transactions begin: Python's sqlite3 opens none before DDL by default
+(and its executescript commits first), so on sqlite3 connections the store switches the module's
+implicit transactions off and issues BEGIN itself. Other drivers follow DB-API: a transaction is
+open from the first statement until commit() or rollback().
+"""
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from ..errors import ConfigError, StoreError
+from ..plan import DOWN, Step
+from ..state import AppliedMigration, LogEntry, StoreState
+from .base import who_am_i
+
+DEFAULT_HISTORY_TABLE = "link_migration_history"
+DEFAULT_LOG_TABLE = "link_migration_log"
+
+HISTORY_COLUMNS = (
+    "version", "file_name", "checksum", "applied_at", "duration", "applied_by", "faked",
+)
+LOG_COLUMNS = (
+    "seq", "version", "operation", "file_name", "logged_at", "duration", "logged_by",
+)
+
+_CREATE_HISTORY = """CREATE TABLE {table} (
+    version INTEGER NOT NULL PRIMARY KEY,
+    file_name VARCHAR(255) NOT NULL,
+    checksum VARCHAR(64),
+    applied_at VARCHAR(40) NOT NULL,
+    duration REAL,
+    applied_by VARCHAR(255) NOT NULL,
+    faked INTEGER NOT NULL
+)"""
+_CREATE_LOG = """CREATE TABLE {table} (
+    seq INTEGER NOT NULL PRIMARY KEY,
+    version INTEGER NOT NULL,
+    operation VARCHAR(16) NOT NULL,
+    file_name VARCHAR(255) NOT NULL,
+    logged_at VARCHAR(40) NOT NULL,
+    duration REAL,
+    logged_by VARCHAR(255) NOT NULL
+)"""
+
+_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+PARAMSTYLES = ("qmark", "numeric", "named", "format", "pyformat")
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+class SqlStore:
+    """History and log tables reached through one DB-API connection.
+
+    ``connect`` is called at most once, when the store is first needed. ``database_file``,
+    for SQLite files, lets read-only commands report an empty store without creating the file.
+    """
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        description: str,
+        *,
+        history_table: str = DEFAULT_HISTORY_TABLE,
+        log_table: str = DEFAULT_LOG_TABLE,
+        paramstyle: str | None = None,
+        database_file: Path | None = None,
+        owns_connection: bool = True,
+        clock: Callable[[], str] = utc_now,
+    ) -> None:
+        self._connect = connect
+        self._description = description
+        self.history_table = history_table
+        self.log_table = log_table
+        self._paramstyle = paramstyle
+        self._database_file = database_file
+        self._owns_connection = owns_connection
+        self._clock = clock
+        self._connection: Any = None
+        self._sqlite = False
+        self._tables_ready = False
+
+    def describe(self) -> str:
+        return self._description
+
+    # -- reading -----------------------------------------------------------------------
+
+    def read_state(self) -> StoreState:
+        if self._database_file is not None and not self._database_file.exists():
+            return StoreState(0, {})
+        connection = self._open()
+        if not self._table_exists(self.history_table, HISTORY_COLUMNS):
+            return StoreState(0, {})
+        rows = self._query(
+            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.history_table}", ()
+        )
+        self._end_read(connection)
+        applied = {
+            int(row[0]): AppliedMigration(
+                version=int(row[0]),
+                file_name=row[1],
+                checksum=row[2],
+                applied_at=row[3],
+                duration=row[4],
+                applied_by=row[5],
+                faked=bool(row[6]),
+            )
+            for row in rows
+        }
+        return StoreState(max(applied, default=0), applied)
+
+    def read_log(self, limit: int | None) -> list[LogEntry] | None:
+        if self._database_file is not None and not self._database_file.exists():
+            return []
+        connection = self._open()
+        if not self._table_exists(self.log_table, LOG_COLUMNS):
+            return []
+        cursor = self._execute(
+            f"SELECT {', '.join(LOG_COLUMNS)} FROM {self.log_table} ORDER BY seq DESC", ()
+        )
+        rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
+        self._end_read(connection)
+        return [LogEntry(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    # -- writing -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def applying(self, step: Step, *, transactional: bool, fake: bool) -> Iterator[Any]:
+        connection = self._open()
+        self._ensure_tables()
+        started = time.perf_counter()
+        if transactional:
+            self._begin()
+        try:
+            yield connection
+        except BaseException:
+            if transactional:
+                self._rollback_quietly()
+            raise
+        try:
+            if not transactional:
+                # What the migration did is committed on its own; the record follows.
+                connection.commit()
+                self._begin()
+            self._record(step, time.perf_counter() - started, fake)
+            connection.commit()
+        except Exception as exc:
+            self._rollback_quietly()
+            undone = (
+                "its changes were rolled back too"
+                if transactional
+                else "its changes are in place (transactional = False)"
+            )
+            raise StoreError(
+                f"cannot record it in {self._description}: {_describe(exc)}; {undone}",
+                "Fix the database problem and run again."
+                if transactional
+                else f"Record version {step.migration.version} by hand, or undo its changes.",
+            ) from exc
+
+    def close(self) -> None:
+        if self._connection is not None and self._owns_connection:
+            self._connection.close()
+        self._connection = None
+
+    def _record(self, step: Step, duration: float, fake: bool) -> None:
+        migration = step.migration
+        now = self._clock()
+        by = who_am_i()
+        if step.direction == DOWN:
+            self._execute(
+                f"DELETE FROM {self.history_table} WHERE version = {{}}", (migration.version,)
+            )
+        else:
+            self._execute(
+                f"INSERT INTO {self.history_table} ({', '.join(HISTORY_COLUMNS)}) "
+                "VALUES ({}, {}, {}, {}, {}, {}, {})",
+                (migration.version, migration.name, migration.checksum or None, now,
+                 duration, by, 1 if fake else 0),
+            )
+        (last,) = self._execute(f"SELECT MAX(seq) FROM {self.log_table}", ()).fetchone()
+        self._execute(
+            f"INSERT INTO {self.log_table} ({', '.join(LOG_COLUMNS)}) "
+            "VALUES ({}, {}, {}, {}, {}, {}, {})",
+            ((last or 0) + 1, migration.version, ("fake " if fake else "") + step.direction,
+             migration.name, now, None if fake else duration, by),
+        )
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _open(self) -> Any:
+        if self._connection is not None:
+            return self._connection
+        connection = self._connect()
+        if isinstance(connection, sqlite3.Connection):
+            self._sqlite = True
+            # Take transactions into our own hands (see the module docstring).
+            if sys.version_info >= (3, 12):
+                connection.autocommit = sqlite3.LEGACY_TRANSACTION_CONTROL
+            connection.isolation_level = None
+        self._connection = connection
+        if self._paramstyle is None:
+            self._paramstyle = "qmark" if self._sqlite else _driver_paramstyle(connection)
+        return connection
+
+    def _begin(self) -> None:
+        if self._sqlite:
+            # IMMEDIATE takes the write lock now rather than at the first write.
+            self._execute("BEGIN IMMEDIATE", ())
+
+    def _end_read(self, connection: Any) -> None:
+        """Close the transaction a read opened (DB-API drivers open one on every statement)."""
+        connection.rollback()
+
+    def _rollback_quietly(self) -> None:
+        # The original exception is what the user needs to see; a failing rollback (the
+        # connection is gone) must not replace it.
+        with contextlib.suppress(Exception):
+            self._connection.rollback()
+
+    def _ensure_tables(self) -> None:
+        if self._tables_ready:
+            return
+        missing = [
+            (table, create)
+            for table, columns, create in (
+                (self.history_table, HISTORY_COLUMNS, _CREATE_HISTORY),
+                (self.log_table, LOG_COLUMNS, _CREATE_LOG),
+            )
+            if not self._table_exists(table, columns)
+        ]
+        if missing:
+            try:
+                self._begin()
+                for table, create in missing:
+                    self._execute(create.format(table=table), ())
+                self._connection.commit()
+            except StoreError:
+                self._rollback_quietly()
+                raise
+        self._tables_ready = True
+
+    def _table_exists(self, table: str, expected: Sequence[str]) -> bool:
+        """Whether ``table`` exists; StoreError when it exists with other columns."""
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+        except Exception as exc:
+            self._rollback_quietly()
+            if self._sqlite and "no such table" not in str(exc):
+                raise StoreError(
+                    f"cannot read {self._description}: {_describe(exc)}",
+                    "Check that DATABASE names a SQLite database file.",
+                ) from None
+            return False
+        columns = tuple(d[0].lower() for d in cursor.description or ())
+        if set(columns) != set(expected):
+            raise StoreError(
+                f"table {table} in {self._description} has columns ({', '.join(columns)}), "
+                f"not the ones link-migration keeps ({', '.join(expected)})",
+                "It belongs to something else: set HISTORY_TABLE / LOG_TABLE in conf.py to "
+                "other names.",
+            )
+        return True
+
+    def _query(self, template: str, values: Sequence[Any]) -> list[Any]:
+        return list(self._execute(template, values).fetchall())
+
+    def _execute(self, template: str, values: Sequence[Any]) -> Any:
+        """Run ``template`` with ``{}`` marking each parameter, in the driver's paramstyle."""
+        sql, parameters = bind(self._paramstyle or "qmark", template, values)
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+        except Exception as exc:
+            raise StoreError(
+                f"{self._description}: {_describe(exc)} (while running: {sql.split()[0]} ...)",
+                "Check the database and its permissions.",
+            ) from exc
+        return cursor
+
+
+def bind(paramstyle: str, template: str, values: Sequence[Any]) -> tuple[str, Any]:
+    """Fill the ``{}`` markers of ``template`` with placeholders of ``paramstyle``."""
+    count = len(values)
+    if paramstyle == "qmark":
+        return template.format(*["?"] * count), tuple(values)
+    if paramstyle == "numeric":
+        return template.format(*[f":{i}" for i in range(1, count + 1)]), tuple(values)
+    if paramstyle == "named":
+        names = [f"p{i}" for i in range(count)]
+        return template.format(*[f":{n}" for n in names]), dict(zip(names, values))
+    if paramstyle == "format":
+        return template.format(*["%s"] * count), tuple(values)
+    if paramstyle == "pyformat":
+        names = [f"p{i}" for i in range(count)]
+        return template.format(*[f"%({n})s" for n in names]), dict(zip(names, values))
+    raise ConfigError(
+        f"paramstyle {paramstyle!r} is not one of DB-API's: {', '.join(PARAMSTYLES)}",
+        "Set PARAMSTYLE in conf.py to the driver's paramstyle.",
+    )
+
+
+def check_table_name(name: object, setting: str, conf: Path) -> str:
+    if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{setting} in {conf} is {name!r}, which is not a plain table name",
+            "Use letters, digits and underscores, optionally with a schema: app.migrations",
+        )
+    return name
+
+
+def _driver_paramstyle(connection: Any) -> str:
+    """The paramstyle of the driver module that made ``connection`` (DB-API puts it there)."""
+    module_name = type(connection).__module__
+    while module_name:
+        style = getattr(sys.modules.get(module_name), "paramstyle", None)
+        if isinstance(style, str):
+            return style
+        module_name = module_name.rpartition(".")[0]
+    raise ConfigError(
+        f"cannot tell the paramstyle of {type(connection).__module__}.{type(connection).__name__}",
+        f"Set PARAMSTYLE in conf.py to one of: {', '.join(PARAMSTYLES)}.",
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
