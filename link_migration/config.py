@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,9 +58,8 @@ def load_config(spec: str | None, cwd: Path, environ: Mapping[str, str]) -> Conf
 
 
 def _load(spec: str, cwd: Path, given_by: str) -> Config:
-    path = Path(spec).expanduser()
-    if not path.is_absolute():
-        path = cwd / path
+    # abspath folds "sub/../conf.py" without resolving symlinks, for readable messages.
+    path = Path(os.path.abspath(cwd / Path(spec).expanduser()))
     if path.is_dir():
         raise ConfigError(
             f"{spec} (from {given_by}) is a folder, not a conf file",

@@ -68,13 +68,15 @@ class MigrationLoader:
         self._modules: dict[Path, ModuleType] = {}
 
     def load(self, path: Path) -> ModuleType:
+        path = path.resolve()  # one key per file, however the path was spelled
         module = self._modules.get(path)
         if module is None:
-            if self._folder.package:
+            if self._folder.package and "." not in path.stem:
                 module = import_dotted(
                     f"{self._folder.package}.{path.stem}", DiscoveryError, "migration"
                 )
             else:
+                # A dot in the file name cannot be part of a dotted module name.
                 module = import_file(path, _private_name(path), DiscoveryError)
             self._modules[path] = module
         return module
@@ -84,7 +86,7 @@ def locate_migrations(config: Config, cwd: Path) -> MigrationsFolder:
     """Resolve MIGRATIONS_DIR: a folder (absolute, beside conf.py, or in cwd) or a package."""
     value = config.get("MIGRATIONS_DIR")
     if value is None:
-        return MigrationsFolder(config.folder)
+        return MigrationsFolder(config.folder.resolve())
     if not isinstance(value, (str, os.PathLike)) or not os.fspath(value):
         raise ConfigError(
             f"MIGRATIONS_DIR in {config.path} is {value!r}; it must be a folder or a package name",
@@ -240,19 +242,37 @@ def _simple_assignment(node: ast.stmt) -> ast.expr | None:
 
 
 def _binds_version(node: ast.stmt) -> bool:
-    """Whether a module-level statement may bind ``version`` some other way."""
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return node.name == "version"
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name) and child.id == "version" and isinstance(child.ctx, ast.Store):
+    """Whether a module-level statement may bind ``version`` some other way.
+
+    Looks through blocks (if, try, for, with) but not into the nested scopes of functions,
+    classes, lambdas and comprehensions, whose names are their own, except through ``global``.
+    """
+    pending: list[ast.AST] = [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if current.name == "version" or _declares_global_version(current):
+                return True
+            continue
+        if isinstance(current, _NESTED_SCOPES):
+            continue
+        if isinstance(current, ast.Name) and current.id == "version":
+            if isinstance(current.ctx, ast.Store):
+                return True
+        if isinstance(current, ast.alias) and ((current.asname or current.name) == "version"
+                                               or current.name == "*"):
             return True
-        if isinstance(child, ast.alias) and (child.asname or child.name) == "version":
-            return True
-        if isinstance(child, ast.alias) and child.name == "*":
-            return True
-    # ast.walk also sees names bound inside nested functions: at worst that imports a file
-    # we did not strictly need to, never the reverse.
+        pending.extend(ast.iter_child_nodes(current))
     return False
+
+
+_NESTED_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def _declares_global_version(scope: ast.AST) -> bool:
+    return any(
+        isinstance(child, ast.Global) and "version" in child.names for child in ast.walk(scope)
+    )
 
 
 def _check_version(value: object, path: Path, line: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import sysconfig
 import traceback
 from pathlib import Path
 from types import ModuleType
@@ -92,14 +93,23 @@ def _import_failure(
 
 
 def user_location(exc: BaseException, path: Path | None = None) -> str:
-    """The ``file, line N`` where ``exc`` was raised, preferring a frame inside ``path``."""
+    """The ``file, line N`` in the user's code where ``exc`` arose.
+
+    Prefers the innermost frame inside ``path``, then the innermost frame outside the standard
+    library and installed packages: an error that surfaces in pathlib should point at the line
+    of conf.py that called it.
+    """
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
-    chosen = None
     if path is not None:
         inside = [f for f in frames if Path(f.filename) == path]
-        chosen = inside[-1] if inside else None
-    if chosen is None and frames:
-        chosen = frames[-1]
+        frames = inside or frames
+    own = [f for f in frames if not f.filename.startswith(_LIBRARY_FOLDERS)]
+    chosen = (own or frames or [None])[-1]
     if chosen is None:
         return str(path) if path else "<unknown>"
     return f"{chosen.filename}, line {chosen.lineno}"
+
+
+_LIBRARY_FOLDERS = tuple(
+    sorted({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
+) + (str(Path(__file__).resolve().parent),)
