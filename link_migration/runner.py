@@ -87,10 +87,14 @@ def run_plan(
         except StoreError as exc:
             if not ran and not completed:
                 raise  # nothing has changed: a plain store error, status 2
+            what = (
+                f"ran, but recording version {step.version_after} failed: "
+                if ran
+                else "could not start: "
+            )
             raise MigrationError(
                 f"migration {step.migration.version} ({step.direction}) in "
-                f"{step.migration.path} " + ("ran, but " if ran else "did not run: ")
-                + exc.message,
+                f"{step.migration.path} {what}{exc.message}",
                 exc.hint if ran else f"The store holds version {version}.",
             ) from exc
         version = step.version_after

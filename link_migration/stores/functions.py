@@ -39,5 +39,6 @@ class FunctionStore(CurrentVersionStore):
             raise StoreError(
                 f"set_current_version({version}) in {self._conf_name} raised "
                 f"{type(exc).__name__}: {exc} ({user_location(exc)})",
-                "Fix set_current_version().",
+                "The migration's changes are in place but may not be recorded: fix "
+                "set_current_version(), then record the version or undo the changes by hand.",
             ) from exc

@@ -162,7 +162,7 @@ class SqlStore:
                 else "its changes are in place (transactional = False)"
             )
             raise StoreError(
-                f"cannot record it in {self._description}: {_describe(exc)}; {undone}",
+                f"{self._description}: {_describe(exc)}; {undone}",
                 "Fix the database problem and run again."
                 if transactional
                 else f"Record version {step.migration.version} by hand, or undo its changes.",

@@ -58,7 +58,8 @@ class TextFileStore(CurrentVersionStore):
         except OSError as exc:
             raise StoreError(
                 f"cannot write version {version} to {self.path}: {exc.strerror or exc}",
-                "Check that the folder is writable.",
+                "The migration's changes are in place but not recorded: make the folder "
+                "writable, then write the version into the file or undo the changes by hand.",
             ) from None
 
 

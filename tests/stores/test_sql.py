@@ -1,0 +1,274 @@
+"""The SQL store's transactions, on real SQLite files: DATABASE and get_connection()."""
+from __future__ import annotations
+
+import sqlite3
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# A DB-API driver in the style of psycopg: paramstyle pyformat, and a transaction opened
+# implicitly by the first statement, DDL included. It wraps sqlite3 so the test needs no server.
+PYFORMAT_DRIVER = '''
+import re
+import sqlite3
+
+paramstyle = "pyformat"
+COMMITS = []
+
+
+def connect(path):
+    return Connection(sqlite3.connect(path, isolation_level=None))
+
+
+class Connection:
+    def __init__(self, raw):
+        self.raw = raw
+
+    def cursor(self):
+        return Cursor(self)
+
+    def commit(self):
+        if self.raw.in_transaction:
+            self.raw.execute("COMMIT")
+        COMMITS.append(1)
+
+    def rollback(self):
+        if self.raw.in_transaction:
+            self.raw.execute("ROLLBACK")
+
+    def close(self):
+        self.raw.close()
+
+
+class Cursor:
+    def __init__(self, connection):
+        self.connection = connection
+        self.inner = None
+
+    def execute(self, sql, parameters=None):
+        if "%s" in sql:
+            raise AssertionError("this driver speaks pyformat only: " + sql)
+        if not self.connection.raw.in_transaction:
+            self.connection.raw.execute("BEGIN")
+        sql = re.sub(r"%\\((\\w+)\\)s", r":\\1", sql)
+        self.inner = self.connection.raw.execute(sql, parameters or {})
+        return self
+
+    @property
+    def description(self):
+        return self.inner.description
+
+    def fetchone(self):
+        return self.inner.fetchone()
+
+    def fetchall(self):
+        return self.inner.fetchall()
+
+    def fetchmany(self, size):
+        return self.inner.fetchmany(size)
+'''
+
+
+def _tables(database: Path) -> set[str]:
+    with sqlite3.connect(database) as connection:
+        return {name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _history(database: Path) -> list[tuple[int, str, int]]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(
+            "SELECT version, file_name, faked FROM link_migration_history ORDER BY version"
+        ).fetchall()
+
+
+def _log(database: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute(
+            "SELECT version, operation FROM link_migration_log ORDER BY seq"
+        ).fetchall()
+
+
+CONFS = {
+    "DATABASE": 'DATABASE = "app.db"\n',
+    "get_connection(sqlite3)": """\
+        import os, sqlite3
+        def get_connection():
+            return sqlite3.connect(os.path.join(os.path.dirname(__file__), "app.db"))
+        """,
+    "get_connection(pyformat driver)": """\
+        import os
+        import pyformat_driver
+        def get_connection():
+            return pyformat_driver.connect(os.path.join(os.path.dirname(__file__), "app.db"))
+        """,
+}
+
+
+@pytest.fixture(params=list(CONFS))
+def sql_project(request, project):
+    (project.root / "pyformat_driver.py").write_text(PYFORMAT_DRIVER)
+    project.write_conf(CONFS[request.param])
+    project.database = project.root / "app.db"
+    return project
+
+
+def _sql_migration(project, version: int, up: str, down: str = "", *, extra: str = "") -> None:
+    (project.migrations / f"s{version}.py").write_text(
+        f"version = {version}\n{extra}\n"
+        f"def up(context):\n{textwrap.indent(textwrap.dedent(up), '    ')}\n"
+        f"def down(context):\n{textwrap.indent(textwrap.dedent(down) or 'pass', '    ')}\n"
+    )
+
+
+def test_up_and_down_keep_history_and_log(sql_project):
+    _sql_migration(sql_project, 1, "context.execute('CREATE TABLE a (x INTEGER)')",
+                   "context.execute('DROP TABLE a')")
+    _sql_migration(sql_project, 2, "context.execute('CREATE TABLE b (x INTEGER)')",
+                   "context.execute('DROP TABLE b')")
+    assert sql_project.run().status == 0
+    assert {"a", "b"} <= _tables(sql_project.database)
+    assert _history(sql_project.database) == [(1, "s1.py", 0), (2, "s2.py", 0)]
+    assert sql_project.run("--down").status == 0
+    assert "b" not in _tables(sql_project.database)
+    assert _history(sql_project.database) == [(1, "s1.py", 0)]
+    assert _log(sql_project.database) == [(1, "up"), (2, "up"), (2, "down")]
+    assert sql_project.run("current").out == "1\n"
+
+
+def test_failing_migration_leaves_neither_its_table_nor_a_row(sql_project):
+    _sql_migration(sql_project, 1, "context.execute('CREATE TABLE a (x INTEGER)')")
+    _sql_migration(
+        sql_project, 2,
+        "context.execute('CREATE TABLE half (x INTEGER)')\n"
+        "context.execute('INSERT INTO a VALUES (1)')\n"
+        "raise RuntimeError('after DDL')",
+    )
+    result = sql_project.run()
+    assert result.status == 1
+    assert "RuntimeError: after DDL" in result.err
+    assert "half" not in _tables(sql_project.database)
+    assert _history(sql_project.database) == [(1, "s1.py", 0)]
+    with sqlite3.connect(sql_project.database) as connection:
+        assert connection.execute("SELECT COUNT(*) FROM a").fetchone() == (0,)
+
+
+def test_script_helper_stays_inside_the_transaction(sql_project):
+    script = (
+        "CREATE TABLE t (v TEXT);  -- a comment; with a semicolon\n"
+        "INSERT INTO t VALUES ('a;b');\n"
+        "CREATE TABLE t2 (n INTEGER);\n"
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN INSERT INTO t2 VALUES (1); END;\n"
+    )
+    _sql_migration(sql_project, 1, f"context.execute_script({script!r})\nraise ValueError('stop')")
+    assert sql_project.run().status == 1
+    assert "t" not in _tables(sql_project.database)
+    _sql_migration(
+        sql_project, 1,
+        f"context.execute_script({script!r})\ncontext.execute(\"INSERT INTO t VALUES ('c')\")",
+    )
+    assert sql_project.run().status == 0
+    with sqlite3.connect(sql_project.database) as connection:
+        assert connection.execute("SELECT v FROM t").fetchall() == [("a;b",), ("c",)]
+        assert connection.execute("SELECT n FROM t2").fetchall() == [(1,)]  # the trigger fired
+
+
+def test_non_transactional_migration_runs_outside_a_transaction_and_is_recorded(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    seen = project.root / "seen.txt"
+    _sql_migration(
+        project, 1,
+        f"open({str(seen)!r}, 'w').write(str(context.connection.in_transaction))\n"
+        "context.execute('CREATE TABLE a (x INTEGER)')",
+        extra="transactional = False",
+    )
+    _sql_migration(project, 2, f"open({str(seen)!r}, 'a').write(' ' + str(context.connection.in_transaction))")
+    assert project.run().status == 0
+    assert seen.read_text() == "False True"
+    assert _history(project.root / "app.db") == [(1, "s1.py", 0), (2, "s2.py", 0)]
+
+
+def test_failing_non_transactional_migration_keeps_its_changes_but_no_row(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    _sql_migration(
+        project, 1,
+        "context.execute('CREATE TABLE a (x INTEGER)')\nraise RuntimeError('half way')",
+        extra="transactional = False",
+    )
+    assert project.run().status == 1
+    database = project.root / "app.db"
+    assert "a" in _tables(database)  # outside a transaction nothing can be undone
+    assert _history(database) == []
+
+
+def test_transactional_must_be_a_bool(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    _sql_migration(project, 1, "pass", extra="transactional = 'no'")
+    result = project.run()
+    assert result.status == 2
+    assert "transactional" in result.err and "s1.py" in result.err
+
+
+def test_fake_writes_history_rows_marked_as_faked(sql_project):
+    _sql_migration(sql_project, 1, "raise AssertionError('must not run')")
+    assert sql_project.run("--fake").status == 0
+    assert _history(sql_project.database) == [(1, "s1.py", 1)]
+    assert _log(sql_project.database) == [(1, "fake up")]
+
+
+def test_connection_is_the_stores_own(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    _sql_migration(
+        project, 1,
+        "context.connection.execute('CREATE TABLE a (x)')\n"
+        "context.connection.execute('INSERT INTO a VALUES (1)')",
+    )
+    assert project.run().status == 0
+    with sqlite3.connect(project.root / "app.db") as connection:
+        assert connection.execute("SELECT x FROM a").fetchall() == [(1,)]
+
+
+def test_pyformat_driver_gets_pyformat_placeholders_and_one_commit_per_migration(project):
+    (project.root / "pyformat_driver.py").write_text(PYFORMAT_DRIVER)
+    project.write_conf(CONFS["get_connection(pyformat driver)"])
+    for version in range(1, 6):
+        _sql_migration(project, version, f"context.execute('CREATE TABLE t{version} (x)')")
+    assert project.run().status == 0  # the driver raises on any other placeholder
+    import pyformat_driver  # the copy conf.py imported, still in sys.modules
+
+    # One commit creates the tables, then exactly one per migration.
+    assert len(pyformat_driver.COMMITS) == 1 + 5
+
+
+def test_execute_script_needs_a_sql_store(project):
+    _sql_migration(project, 1, "context.execute_script('CREATE TABLE a (x)')")
+    result = project.run()
+    assert result.status == 1
+    assert "need DATABASE or get_connection()" in result.err
+    assert project.version() == ""
+
+
+def test_database_folder_must_exist(project):
+    project.write_conf('DATABASE = "no/such/folder/app.db"\n')
+    project.add_migration(1)
+    result = project.run()
+    assert result.status == 2
+    assert "does not exist" in result.err
+    assert project.log() == []
+
+
+def test_read_only_commands_do_not_create_the_database(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    project.add_migration(1)
+    assert project.run("current").out == "0\n"
+    assert project.run("--dry-run").status == 0
+    assert not (project.root / "app.db").exists()
+
+
+def test_get_connection_returning_something_else_is_an_error(project):
+    project.write_conf("def get_connection():\n    return 42\n")
+    project.add_migration(1)
+    result = project.run()
+    assert result.status == 2
+    assert "not a DB-API connection" in result.err
+    assert project.log() == []
