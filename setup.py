@@ -17,11 +17,11 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.9",
-    # The top-level example_migrations/ folder is also installed as the package
-    # link_migration.example_migrations, the MIGRATIONS_DIR of the original README's conf.py.
+    # example_migrations/seed/ is installed as the package link_migration.example_migrations,
+    # the MIGRATIONS_DIR of the original README's conf.py, so that conf.py runs unchanged.
     packages=find_packages(exclude=["tests*", "bench*", "example_migrations*"])
     + ["link_migration.example_migrations"],
-    package_dir={"link_migration.example_migrations": "example_migrations"},
+    package_dir={"link_migration.example_migrations": "example_migrations/seed"},
     entry_points={
         "console_scripts": [
             "link-migration = link_migration.cli:main",

@@ -1,6 +1,7 @@
 """The installed program in a subprocess: console scripts, python -m, the original README."""
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -66,28 +67,40 @@ def example(tmp_path: Path) -> Path:
     return copy
 
 
-def test_console_script_runs_the_example_up_and_down(example, tmp_path):
+def test_console_script_runs_the_sqlite_example_up_status_and_down(example, tmp_path):
     script = _script("link-migration")
     up = _run([script, "-c", "example_migrations/conf.py"], cwd=tmp_path)
     assert up.returncode == 0, up.stderr
-    assert "Now at version 30" in up.stdout
-    assert (example / "current_version.txt").read_text() == "30"
-    assert "notes" in _tables(example / "example.db")
+    assert "Now at version 4" in up.stdout
+    database = example / "example.db"
+    assert {"users", "link_migration_history", "link_migration_log"} <= _tables(database)
+    with sqlite3.connect(database) as connection:
+        names = connection.execute("SELECT first_name, last_name FROM users ORDER BY id").fetchall()
+    assert names[0] == ("Ada", "Lovelace")
+
+    status = _run([script, "-c", str(example / "conf.py"), "status", "--json"], cwd=REPO)
+    assert status.returncode == 0, status.stderr
+    document = json.loads(status.stdout)
+    assert document["current_version"] == 4
+    assert [m["state"] for m in document["migrations"]] == ["applied"] * 4
 
     down = _run([script, "-c", str(example / "conf.py"), "--to", "0"], cwd=REPO)
     assert down.returncode == 0, down.stderr
-    assert (example / "current_version.txt").read_text() == "0"
-    assert "notes" not in _tables(example / "example.db")
+    assert _tables(database) == {"link_migration_history", "link_migration_log"}
 
 
 def test_underscore_script_and_python_m_are_the_same_program(example, tmp_path):
-    conf = str(example / "conf.py")
+    conf = str(example / "seed" / "conf.py")
     current = _run([_script("link_migration"), "-c", conf, "current"], cwd=tmp_path)
     assert (current.returncode, current.stdout) == (0, "0\n")
     failed = _run([sys.executable, "-m", "link_migration", "-c", conf, "--to", "7"], cwd=tmp_path)
     assert failed.returncode == 2
     assert failed.stderr.startswith("link-migration: error: --to 7")
     assert "Traceback" not in failed.stderr
+    ran = _run([sys.executable, "-m", "link_migration", "-c", conf], cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert "Hello, world!" in ran.stdout
+    assert (example / "seed" / "current_version.txt").read_text() == "20"
 
 
 def test_failing_migration_exit_status_survives_python_m(tmp_path):
@@ -106,16 +119,17 @@ def test_original_readme_conf_runs_the_bundled_examples_from_anywhere(tmp_path):
     (project / "current_version.txt").write_text("0")
     script = _script("link-migration")
 
-    to_20 = _run([script, "-c", str(project / "conf.py"), "--to=20"], cwd=tmp_path)
-    assert to_20.returncode == 0, to_20.stderr
-    assert "ROOT_DIR is link_migration.example_migrations" in to_20.stdout
-    assert (project / "current_version.txt").read_text() == "20"
+    to_1 = _run([script, "-c", str(project / "conf.py"), "--to=1"], cwd=tmp_path)
+    assert to_1.returncode == 0, to_1.stderr
+    assert "Hello, world!" in to_1.stdout
+    assert (project / "current_version.txt").read_text() == "1"
 
     latest = _run([script], cwd=project)  # ./conf.py by default
     assert latest.returncode == 0, latest.stderr
-    assert (project / "current_version.txt").read_text() == "30"
+    assert "ROOT_DIR is link_migration.example_migrations" in latest.stdout
+    assert (project / "current_version.txt").read_text() == "20"
 
     down = _run([script, "--down"], cwd=project)
     assert down.returncode == 0, down.stderr
-    assert (project / "current_version.txt").read_text() == "20"
+    assert (project / "current_version.txt").read_text() == "1"
     assert "warning" not in down.stderr
