@@ -123,7 +123,24 @@ def _sql_store(config: Config) -> SqlStore:
     )
 
 
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
 def _connect_sqlite(path: Path) -> sqlite3.Connection:
+    # SQLite takes a 1-byte file for an empty database and would overwrite it: check first.
+    try:
+        with open(path, "rb") as existing:
+            header = existing.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        header = b""
+    except OSError as exc:
+        raise StoreError(f"cannot read the SQLite database {path}: {exc.strerror}",
+                         "Check the path and permissions.") from None
+    if header and header != _SQLITE_HEADER:
+        raise StoreError(
+            f"DATABASE {path} is not a SQLite database file",
+            "Point DATABASE at a SQLite file, or at a path where one can be created.",
+        )
     try:
         return sqlite3.connect(str(path))
     except sqlite3.Error as exc:

@@ -272,3 +272,15 @@ def test_get_connection_returning_something_else_is_an_error(project):
     assert result.status == 2
     assert "not a DB-API connection" in result.err
     assert project.log() == []
+
+
+@pytest.mark.parametrize("content", [b"x", b"\n", b"not a database at all"])
+def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(project, content):
+    project.write_conf('DATABASE = "app.db"\n')
+    project.add_migration(1)
+    (project.root / "app.db").write_bytes(content)
+    result = project.run()
+    assert result.status == 2
+    assert "app.db" in result.err and "Traceback" not in result.err
+    assert (project.root / "app.db").read_bytes() == content
+    assert project.log() == []
