@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import sys
 import traceback
@@ -12,7 +13,7 @@ from typing import Sequence, TextIO
 from . import __version__, report
 from .config import Config, load_config
 from .discovery import Catalogue, MigrationLoader, discover, locate_migrations
-from .errors import LinkMigrationError, MigrationError
+from .errors import LinkMigrationError, UsageError
 from .plan import DOWN, UP, Plan, Request, Step, make_plan
 from .runner import run_plan
 from .state import MODIFIED, migration_states
@@ -33,10 +34,6 @@ examples:
 
 exit status: 0 done, 1 a migration failed, 2 bad usage or configuration (nothing changed)
 """
-
-
-class UsageError(LinkMigrationError):
-    """The command line itself is wrong."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,15 +109,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as exc:  # --help and --version end here
             return exc.code if isinstance(exc.code, int) else 0
         return args.handler(args, stdout, stderr)
-    except MigrationError as exc:
+    except LinkMigrationError as exc:
         print(f"{PROG}: error: {exc.message}", file=stderr)
         if exc.detail:
             print(exc.detail.rstrip("\n"), file=stderr)
-        if exc.hint:
-            print(exc.hint, file=stderr)
-        return exc.exit_code
-    except LinkMigrationError as exc:
-        print(f"{PROG}: error: {exc.message}", file=stderr)
         if exc.hint:
             print(exc.hint, file=stderr)
         return exc.exit_code
@@ -138,9 +130,6 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     config = _load(args)
     with contextlib.closing(open_store(config)) as store:
         catalogue, loader = _discover(config, stderr)
-        if not catalogue.migrations:
-            print(f"No migrations in {catalogue.folder.path}: nothing to do.", file=stdout)
-            return 0
         state = store.read_state()
         for row in migration_states(catalogue.migrations, state):
             if row.state == MODIFIED:
@@ -156,15 +145,20 @@ def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         for warning in plan.warnings:
             _warn(stderr, warning)
         if not plan.steps:
-            print(f"Already at version {state.current}: nothing to do.", file=stdout)
+            if not catalogue.migrations:
+                print(f"No migrations in {catalogue.folder.path}: nothing to do.", file=stdout)
+            else:
+                print(f"Already at version {state.current}: nothing to do.", file=stdout)
             return 0
-        print(report.plan_header(plan, store.describe(), dry_run=args.dry_run, fake=args.fake),
-              file=stdout, flush=True)
         if args.dry_run:
+            print(report.plan_header(plan, store.describe(), dry_run=True), file=stdout)
             _print_dry_run(plan, stdout)
             return 0
-        progress = _PrintedProgress(stdout, fake=args.fake)
-        result = run_plan(plan, store, config, loader, progress, fake=args.fake)
+        progress = _PrintedProgress(stdout, store.describe(), fake=args.fake)
+        try:
+            result = run_plan(plan, store, config, loader, progress, fake=args.fake)
+        finally:
+            progress.close()
         print(report.summary(result), file=stdout)
         return 0
 
@@ -240,10 +234,14 @@ def _warn(stderr: TextIO, message: str) -> None:
 class _PrintedProgress:
     """Prints each step as it starts and ends, and indents what the migration prints."""
 
-    def __init__(self, stdout: TextIO, *, fake: bool) -> None:
+    def __init__(self, stdout: TextIO, store: str, *, fake: bool) -> None:
         self._stdout = stdout
+        self._store = store
         self._fake = fake
         self._output = _IndentedStream(stdout, report.INDENT)
+
+    def run_started(self, plan: Plan) -> None:
+        print(report.plan_header(plan, self._store, fake=self._fake), file=self._stdout, flush=True)
 
     def step_started(self, index: int, total: int, step: Step) -> None:
         print(report.step_line(index, total, step, fake=self._fake), file=self._stdout, flush=True)
@@ -253,11 +251,20 @@ class _PrintedProgress:
         print(report.step_done(seconds), file=self._stdout, flush=True)
 
     def migration_output(self) -> TextIO:
-        return self._output  # type: ignore[return-value]
+        return self._output
+
+    def close(self) -> None:
+        """End a line a failing migration left open, before the error is printed."""
+        self._output.end_line()
+        self._stdout.flush()
 
 
-class _IndentedStream:
-    """A write-through stream that indents every line a migration prints."""
+class _IndentedStream(io.TextIOBase):
+    """A write-through stream that indents every line a migration prints.
+
+    Anything else a migration asks of sys.stdout (fileno() for a subprocess, encoding, buffer)
+    is the real stream's: output written that way is not indented, but it works.
+    """
 
     def __init__(self, target: TextIO, indent: str) -> None:
         self._target = target
@@ -281,8 +288,21 @@ class _IndentedStream:
     def flush(self) -> None:
         self._target.flush()
 
+    def writable(self) -> bool:
+        return True
+
     def isatty(self) -> bool:
         return False
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._target, "encoding", "utf-8")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._target, name)
 
 
 def _count(text: str) -> int:

@@ -1,7 +1,6 @@
 """Finds and loads conf.py, by path or by dotted module name."""
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -10,7 +9,7 @@ from types import ModuleType
 from typing import Any, Mapping
 
 from .errors import ConfigError
-from .importer import import_dotted, import_file
+from .importer import import_dotted, import_file, private_module_name
 
 CONFIG_ENV = "LINK_MIGRATION_CONFIG"
 
@@ -42,7 +41,9 @@ def load_config(spec: str | None, cwd: Path, environ: Mapping[str, str]) -> Conf
     that conf.py and the migrations can import their neighbours.
     """
     given_by = "-c"
-    if not spec:
+    if spec is not None and not spec.strip():
+        raise ConfigError("-c was given an empty name", "Give the path of conf.py, or leave -c out.")
+    if spec is None:
         spec = environ.get(CONFIG_ENV) or None
         given_by = f"${CONFIG_ENV}"
     if not spec:
@@ -70,10 +71,11 @@ def _load(spec: str, cwd: Path, given_by: str) -> Config:
         if not path.exists():
             raise ConfigError(
                 f"conf file {path} (from {given_by}) does not exist",
-                "Check the path given with -c.",
+                f"Check the path given with {given_by}.",
             )
         _make_importable(path.parent, cwd)
-        module = import_file(path, _private_name(path), ConfigError)
+        module = import_file(path, private_module_name("conf", path), ConfigError)
+        _register_natural_name(module, path)
         return Config(module, path)
     if all(part.isidentifier() for part in spec.split(".")):
         _make_importable(cwd)
@@ -99,7 +101,8 @@ def _make_importable(*folders: Path) -> None:
             sys.path.insert(0, entry)
 
 
-def _private_name(path: Path) -> str:
-    """A module name no real package uses, unique per file, so conf.py shadows nothing."""
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    return f"_link_migration_conf_{digest}"
+def _register_natural_name(module: ModuleType, path: Path) -> None:
+    """Let ``import conf`` in a migration find the conf module already loaded, rather than
+    execute conf.py a second time, when that name is free."""
+    if path.stem.isidentifier() and path.stem not in sys.modules:
+        sys.modules[path.stem] = module

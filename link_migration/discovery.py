@@ -17,7 +17,7 @@ from typing import Collection
 
 from .config import Config
 from .errors import ConfigError, DiscoveryError
-from .importer import import_dotted, import_file
+from .importer import import_dotted, import_file, private_module_name
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Migration:
 
     @property
     def name(self) -> str:
+        """The file name, which is how users know a migration."""
         return self.path.name
 
 
@@ -51,9 +52,6 @@ class Catalogue:
     folder: MigrationsFolder
     migrations: tuple[Migration, ...]
     skipped: tuple[Path, ...] = ()
-
-    def by_version(self) -> dict[int, Migration]:
-        return {m.version: m for m in self.migrations}
 
 
 class MigrationLoader:
@@ -77,7 +75,7 @@ class MigrationLoader:
                 )
             else:
                 # A dot in the file name cannot be part of a dotted module name.
-                module = import_file(path, _private_name(path), DiscoveryError)
+                module = import_file(path, private_module_name("migration", path), DiscoveryError)
             self._modules[path] = module
         return module
 
@@ -221,7 +219,7 @@ def _static_version(tree: ast.Module) -> tuple[object, int]:
         if target_value is not None:
             try:
                 literal = ast.literal_eval(target_value)
-            except ValueError:
+            except Exception:  # ValueError, TypeError ({[]: 1}), RecursionError, ...
                 return _DYNAMIC, node.lineno
             line = node.lineno
         elif _binds_version(node):
@@ -255,9 +253,15 @@ def _binds_version(node: ast.stmt) -> bool:
                 return True
             continue
         if isinstance(current, _NESTED_SCOPES):
+            # A walrus inside a comprehension binds in the enclosing (module) scope.
+            if any(
+                isinstance(child, ast.NamedExpr) and child.target.id == "version"
+                for child in ast.walk(current)
+            ):
+                return True
             continue
         if isinstance(current, ast.Name) and current.id == "version":
-            if isinstance(current.ctx, ast.Store):
+            if isinstance(current.ctx, (ast.Store, ast.Del)):
                 return True
         if isinstance(current, ast.alias) and ((current.asname or current.name) == "version"
                                                or current.name == "*"):
@@ -294,10 +298,3 @@ def checksum(source: bytes) -> str:
     does not look modified."""
     normalised = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     return hashlib.sha256(normalised).hexdigest()
-
-
-def _private_name(path: Path) -> str:
-    """A unique module name, so a migration called json.py or users.py shadows nothing."""
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    stem = re.sub(r"\W", "_", path.stem)
-    return f"_link_migration_migration_{digest}_{stem}"

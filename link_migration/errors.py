@@ -7,10 +7,15 @@ class LinkMigrationError(Exception):
 
     exit_code: int = 2
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", detail: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.detail = detail  # shown between message and hint: a user's traceback
+
+
+class UsageError(LinkMigrationError):
+    """The command line itself is wrong."""
 
 
 class ConfigError(LinkMigrationError):
@@ -30,14 +35,6 @@ class StoreError(LinkMigrationError):
 
 
 class MigrationError(LinkMigrationError):
-    """A migration ran and failed, or ran and its version could not be recorded.
-
-    ``detail`` holds the formatted traceback of the user's own code, shown between the
-    message and the hint.
-    """
+    """A migration ran and failed, or ran and its version could not be recorded."""
 
     exit_code = 1
-
-    def __init__(self, message: str, hint: str = "", detail: str = "") -> None:
-        super().__init__(message, hint)
-        self.detail = detail

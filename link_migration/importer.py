@@ -5,8 +5,10 @@ exception at import time always gets the same clear message naming the file and 
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+import re
 import sys
 import sysconfig
 import traceback
@@ -16,11 +18,19 @@ from types import ModuleType
 from .errors import LinkMigrationError
 
 
+def private_module_name(kind: str, path: Path) -> str:
+    """A module name no real package uses, unique per file, so that a user's file called
+    json.py or users.py shadows nothing."""
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    return f"_link_migration_{kind}_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
+
+
 def import_file(path: Path, module_name: str, error_class: type[LinkMigrationError]) -> ModuleType:
     """Import the Python file at ``path`` as ``module_name``.
 
     The module is registered in ``sys.modules`` under that (private, unique) name while and
-    after it runs, as a normal import would, and removed again if it fails.
+    after it runs, as a normal import would, and removed again if it fails. SystemExit raised
+    at import is an error like any other: user code does not get to end the run silently.
     """
     try:
         source = path.read_bytes()
@@ -39,10 +49,11 @@ def import_file(path: Path, module_name: str, error_class: type[LinkMigrationErr
     sys.modules[module_name] = module
     try:
         exec(code, module.__dict__)
-    except BaseException as exc:
+    except (Exception, SystemExit) as exc:
         sys.modules.pop(module_name, None)
-        if isinstance(exc, Exception):
-            raise _import_failure(exc, error_class, str(path), path) from None
+        raise _import_failure(exc, error_class, str(path), path) from None
+    except BaseException:
+        sys.modules.pop(module_name, None)
         raise
     return module
 
@@ -63,7 +74,7 @@ def import_dotted(name: str, error_class: type[LinkMigrationError], what: str) -
         raise error_class(
             _syntax_message(Path(exc.filename or name), exc), "Fix the syntax error."
         ) from None
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise _import_failure(exc, error_class, f"{what} {name!r}") from None
 
 

@@ -22,6 +22,10 @@ _RUNNER_FILE = __file__
 class Progress(Protocol):
     """Told about each step as it happens; the CLI prints, the API may collect."""
 
+    def run_started(self, plan: Plan) -> None:
+        """Every migration of the plan is imported and checked; the first is about to run."""
+        ...
+
     def step_started(self, index: int, total: int, step: Step) -> None:
         ...
 
@@ -70,6 +74,7 @@ def run_plan(
     prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
         _prepare(step, loader) for step in plan.steps
     ]
+    progress.run_started(plan)
     started = clock()
     completed: list[Step] = []
     version = plan.current
@@ -87,11 +92,12 @@ def run_plan(
         except StoreError as exc:
             if not ran and not completed:
                 raise  # nothing has changed: a plain store error, status 2
-            what = (
-                f"ran, but recording version {step.version_after} failed: "
-                if ran
-                else "could not start: "
-            )
+            if fake:
+                what = f"could not be recorded as version {step.version_after}: "
+            elif ran:
+                what = f"ran, but recording version {step.version_after} failed: "
+            else:
+                what = "could not start: "
             raise MigrationError(
                 f"migration {step.migration.version} ({step.direction}) in "
                 f"{step.migration.path} {what}{exc.message}",
@@ -119,6 +125,18 @@ def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
             f"{migration.path}: {step.direction} in migration {migration.version} is "
             f"{function!r}, not a function",
             f"Define it with def {step.direction}(context):",
+        )
+    if (
+        inspect.iscoroutinefunction(function)
+        or inspect.isgeneratorfunction(function)
+        or inspect.isasyncgenfunction(function)
+    ):
+        # Calling one only creates a coroutine or generator: nothing would run, yet the
+        # migration would be recorded as done.
+        raise DiscoveryError(
+            f"{migration.path}: {step.direction}() in migration {migration.version} is "
+            "async or a generator, so calling it would not run it",
+            f"Make it a plain def {step.direction}(context):",
         )
     transactional = getattr(module, "transactional", True)
     if not isinstance(transactional, bool):
@@ -174,7 +192,7 @@ def _call_migration(
                 item.function(context)
             else:
                 item.function()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in a migration is a failure too
         raise MigrationError(
             f"migration {step.migration.version} ({step.direction}) in {step.migration.path} "
             f"failed: {type(exc).__name__}: {exc}",

@@ -291,3 +291,57 @@ def test_migration_printing_without_newline_does_not_break_our_lines(project):
     project.add_migration(1, up="print('partial', end='')")
     result = project.run()
     assert "      partial\n      done in" in result.out
+
+
+@pytest.mark.parametrize("call", ["sys.exit(0)", "sys.exit('cannot go on')", "raise SystemExit(3)"])
+def test_sys_exit_in_a_migration_is_a_failure_not_an_exit(project, call):
+    project.add_migration(1)
+    project.add_migration(2, header="import sys", up=call)
+    project.add_migration(3)
+    result = project.run()
+    assert result.status == 1
+    assert "migration 2 (up)" in result.err and "SystemExit" in result.err
+    assert project.log() == ["up 1", "up 2"]
+    assert project.version() == "1"
+
+
+@pytest.mark.parametrize("definition", ["async def up():\n    pass\n", "def up():\n    yield 1\n"])
+def test_async_or_generator_up_is_refused_before_anything_runs(project, definition):
+    project.add_migration(1)
+    (project.migrations / "m2.py").write_text("version = 2\n" + definition)
+    result = project.run()
+    assert result.status == 2
+    assert "m2.py" in result.err and "async or a generator" in result.err
+    assert project.log() == []
+
+
+def test_partial_line_of_a_failing_migration_is_ended(project):
+    project.add_migration(1, up="print('half', end='')\nraise ValueError('x')")
+    result = project.run()
+    assert result.status == 1
+    assert result.out.endswith("      half\n")
+
+
+def test_empty_config_name_is_an_error(project):
+    project.add_migration(1)
+    result = project.run("-c", "", conf=False)
+    assert result.status == 2
+    assert "empty" in result.err
+    assert project.log() == []
+
+
+def test_empty_folder_still_checks_the_request(project):
+    (project.root / "version.txt").write_text("4")
+    result = project.run("--to", "5")
+    assert result.status == 2
+    assert "no migration has version 5" in result.err
+    assert project.run().out.startswith("No migrations in")
+
+
+def test_import_conf_in_a_migration_does_not_run_conf_twice(project):
+    counter = project.root / "conf_runs.txt"
+    project.write_conf(f'VERSION_FILE = "version.txt"\nopen({str(counter)!r}, "a").write("x")\n')
+    project.add_migration(1, header="import conf", up="assert conf.VERSION_FILE == 'version.txt'")
+    result = project.run()
+    assert result.status == 0, result.err
+    assert counter.read_text() == "x"

@@ -603,3 +603,15 @@ def test_broken_migration_in_a_dotted_package_exits_2_before_any_runs(
     _assert_clean_error(result, "no_such_module_for_link_migration", "m3.py")
     assert project.log() == []
     assert project.version() == ""
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["version = {[]: 1}\ndef up():\n    pass\n", "version = 4\ndel version\ndef up():\n    pass\n"],
+)
+def test_odd_version_expressions_get_a_message_not_a_traceback(project, source):
+    (project.migrations / "odd.py").write_text(source)
+    result = project.run()
+    assert "Traceback" not in result.err
+    assert result.status in (0, 2)
+    assert "odd.py" in result.err

@@ -133,3 +133,16 @@ def test_original_readme_conf_runs_the_bundled_examples_from_anywhere(tmp_path):
     assert down.returncode == 0, down.stderr
     assert (project / "current_version.txt").read_text() == "1"
     assert "warning" not in down.stderr
+
+
+def test_migration_may_hand_stdout_to_a_subprocess(tmp_path):
+    (tmp_path / "conf.py").write_text("VERSION_FILE = 'version.txt'\n")
+    (tmp_path / "sub.py").write_text(
+        "import subprocess, sys\nversion = 1\ndef up():\n"
+        "    print('before')\n"
+        "    subprocess.run([sys.executable, '-c', 'print(42)'], stdout=sys.stdout, check=True)\n"
+    )
+    result = _run([sys.executable, "-m", "link_migration"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "      before\n" in result.stdout and "42\n" in result.stdout
+    assert (tmp_path / "version.txt").read_text().strip() == "1"

@@ -1,9 +1,11 @@
 """Version stores, and the choice among them that conf.py makes."""
 from __future__ import annotations
 
+import inspect
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any, Callable
 
 from ..config import Config
 from ..errors import ConfigError
@@ -42,8 +44,15 @@ def open_store(config: Config) -> VersionStore:
             f"{config.path} defines {present}() but not {missing}(): the two go together",
             f"Define {missing}() too, or use a built-in store instead.",
         )
-    kinds = ["get_current_version()/set_current_version()"] if has_get else []
-    kinds += [name for name in ("get_connection", "DATABASE", "VERSION_FILE") if config.has(name)]
+    if has_get:
+        # The user's own functions come first (SPEC 2): conf.py may well keep a DATABASE or
+        # VERSION_FILE of its own for them, or for the migrations, to use.
+        return FunctionStore(
+            _user_function(config, "get_current_version", 0),
+            _user_function(config, "set_current_version", 1),
+            config.path.name,
+        )
+    kinds = [name for name in ("get_connection", "DATABASE", "VERSION_FILE") if config.has(name)]
     if not kinds:
         raise ConfigError(f"{config.path} does not say where the current version is kept", _HINT)
     if len(kinds) > 1:
@@ -51,19 +60,35 @@ def open_store(config: Config) -> VersionStore:
             f"{config.path} configures more than one version store: {', '.join(kinds)}",
             "Keep exactly one of them.",
         )
-    if has_get:
-        for name in ("get_current_version", "set_current_version"):
-            if not callable(config.get(name)):
-                raise ConfigError(
-                    f"{name} in {config.path} is {config.get(name)!r}, not a function",
-                    f"Define it with def {name}(...).",
-                )
-        return FunctionStore(
-            config.get("get_current_version"), config.get("set_current_version"), config.path.name
-        )
     if config.has("VERSION_FILE"):
         return TextFileStore(_store_path(config, "VERSION_FILE"))
     return _sql_store(config)
+
+
+def _user_function(config: Config, name: str, arguments: int) -> Callable[..., Any]:
+    """conf.py's function ``name``, checked to accept ``arguments`` positional arguments, so
+    that a wrong signature is found before any migration runs, not after the first one."""
+    function = config.get(name)
+    if not callable(function):
+        raise ConfigError(
+            f"{name} in {config.path} is {function!r}, not a function",
+            f"Define it with def {name}(...).",
+        )
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return function  # a builtin or C function: nothing to check
+    try:
+        signature.bind(*range(arguments))
+    except TypeError:
+        expected = "no argument" if arguments == 0 else "one argument, the version"
+        code = getattr(function, "__code__", None)
+        where = f"{code.co_filename}, line {code.co_firstlineno}" if code else str(config.path)
+        raise ConfigError(
+            f"{where}: {name}{signature} must take {expected}",
+            f"Define it as def {name}({'' if arguments == 0 else 'version'}):",
+        ) from None
+    return function
 
 
 def _sql_store(config: Config) -> SqlStore:

@@ -24,7 +24,7 @@ class FunctionStore(CurrentVersionStore):
     def read_version(self) -> int:
         try:
             value = self._get()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise StoreError(
                 f"get_current_version() in {self._conf_name} raised "
                 f"{type(exc).__name__}: {exc} ({user_location(exc)})",
@@ -35,7 +35,7 @@ class FunctionStore(CurrentVersionStore):
     def write_version(self, version: int) -> None:
         try:
             self._set(version)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise StoreError(
                 f"set_current_version({version}) in {self._conf_name} raised "
                 f"{type(exc).__name__}: {exc} ({user_location(exc)})",

@@ -46,6 +46,9 @@ class TextFileStore(CurrentVersionStore):
                 prefix=f".{self.path.name}.", suffix=".tmp", dir=folder
             )
             try:
+                # mkstemp makes the file 0600; keep the mode the version file had, or the
+                # one a plain open() would give, so other readers keep their access.
+                os.chmod(temporary, self._mode())
                 with os.fdopen(handle, "w", encoding="utf-8") as stream:
                     stream.write(f"{version}\n")
                     stream.flush()
@@ -61,6 +64,15 @@ class TextFileStore(CurrentVersionStore):
                 "The migration's changes are in place but not recorded: make the folder "
                 "writable, then write the version into the file or undo the changes by hand.",
             ) from None
+
+
+    def _mode(self) -> int:
+        try:
+            return self.path.stat().st_mode & 0o777
+        except FileNotFoundError:
+            umask = os.umask(0)
+            os.umask(umask)
+            return 0o666 & ~umask
 
 
 def _remove_quietly(path: str) -> None:

@@ -408,15 +408,58 @@ def test_only_one_function_defined(project, present, missing):
     assert project.log() == []
 
 
-def test_two_store_kinds_at_once(project):
+def test_user_functions_come_first_when_conf_also_names_a_built_in_store(project):
+    # SPEC 2's order: conf.py may keep a VERSION_FILE of its own for its functions to use.
     functions_conf(project, extra='\nVERSION_FILE = "version.txt"\n')
     project.add_migration(1)
     result = project.run()
-    assert_error(result, "VERSION_FILE", "get_current_version")
-    assert project.log() == []
-    assert get_calls(project) == 0
-    assert set_calls(project) == []
+    assert result.status == 0, result.err
+    assert project.log() == ["up 1"]
+    assert set_calls(project) == [((1,), {}, ["int"])]
     assert not (project.root / "version.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "body, names",
+    [
+        ('DATABASE = "app.db"\nVERSION_FILE = "version.txt"\n', ("DATABASE", "VERSION_FILE")),
+        ('import sqlite3\ndef get_connection():\n    return sqlite3.connect("x.db")\n'
+         'DATABASE = "app.db"\n', ("get_connection", "DATABASE")),
+    ],
+)
+def test_two_built_in_store_kinds_at_once(project, body, names):
+    project.write_conf(body)
+    project.add_migration(1)
+    result = project.run()
+    assert_error(result, *names)
+    assert project.log() == []
+    assert not (project.root / "version.txt").exists()
+    assert not (project.root / "app.db").exists()
+
+
+@pytest.mark.parametrize(
+    "get, set_",
+    [
+        ("def get_current_version(x):\n    return 0\n", "def set_current_version(v):\n    pass\n"),
+        ("def get_current_version():\n    return 0\n", "def set_current_version():\n    pass\n"),
+        ("def get_current_version():\n    return 0\n", "def set_current_version(a, b):\n    pass\n"),
+    ],
+)
+def test_store_function_signatures_are_checked_before_anything_runs(project, get, set_):
+    project.write_conf(get + set_)
+    project.add_migration(1)
+    result = project.run()
+    assert_error(result, "conf.py, line", "must take")
+    assert project.log() == []
+
+
+def test_version_file_keeps_its_permissions(project):
+    project.add_migration(1)
+    version_file = project.root / "version.txt"
+    version_file.write_text("0")
+    version_file.chmod(0o644)
+    assert project.run().status == 0
+    assert version_file.stat().st_mode & 0o777 == 0o644
 
 
 def test_no_store_at_all(project):
