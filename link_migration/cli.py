@@ -15,7 +15,9 @@ from .config import Config, load_config
 from .discovery import Catalogue, MigrationLoader, discover, locate_migrations
 from .errors import LinkMigrationError, UsageError
 from .plan import DOWN, UP, Plan, Request, Step, make_plan
+from .lock import DEFAULT_TIMEOUT, held, lock_for
 from .runner import run_plan
+from .signals import Interrupted, SignalGuard
 from .state import MODIFIED, migration_states
 from .stores import open_store
 
@@ -32,7 +34,8 @@ examples:
   link-migration -c conf.py status     every migration's state
   link-migration -c conf.py current    print the current version
 
-exit status: 0 done, 1 a migration failed, 2 bad usage or configuration (nothing changed)
+exit status: 0 done, 1 a migration failed, 2 bad usage or configuration (nothing changed),
+  3 another runner held the lock too long, 130/143 stopped by SIGINT/SIGTERM
 """
 
 
@@ -72,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the plan's versions without running the migrations",
     )
     parser.add_argument(
+        "--lock-timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="S",
+        help=f"wait up to S seconds for another runner's lock (default {DEFAULT_TIMEOUT:g})",
+    )
+    parser.add_argument(
         "--out-of-order", action="store_true",
         help="also apply pending migrations below the current version (SQL stores)",
     )
@@ -81,11 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         ("status", _status, "show every migration's state, and the store's current version"),
         ("current", _current, "print the current version alone, for scripts"),
         ("history", _history, "show the log of every up, down and fake, newest first (SQL stores)"),
+        ("unlock", _unlock, "break the lock a dead runner left behind, and say whose it was"),
     ):
         command = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
         # SUPPRESS: -c after the command must not reset one given before it.
         _add_config_option(command, default=argparse.SUPPRESS)
-        if name != "current":
+        if name in ("status", "history"):
             command.add_argument("--json", action="store_true", help="one JSON document on stdout")
         if name == "history":
             command.add_argument("--limit", type=_count, metavar="N", help="show the newest N only")
@@ -116,6 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.hint:
             print(exc.hint, file=stderr)
         return exc.exit_code
+    except Interrupted as exc:
+        print(f"{PROG}: error: interrupted by {exc}", file=stderr)
+        print("The store holds every migration that completed; run again to go on.", file=stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=stderr)
         return EXIT_INTERRUPTED
@@ -128,39 +140,51 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     config = _load(args)
-    with contextlib.closing(open_store(config)) as store:
+    with contextlib.closing(open_store(config)) as store, SignalGuard(stderr) as guard:
         catalogue, loader = _discover(config, stderr)
-        state = store.read_state()
-        for row in migration_states(catalogue.migrations, state):
-            if row.state == MODIFIED:
-                _warn(stderr, f"migration {row.version} ({row.migration.path}) has changed "
-                              "since it was applied (its checksum differs)")
-        plan = make_plan(
-            catalogue.migrations,
-            state.current,
-            _request(args),
-            applied=None if state.applied is None else state.applied.keys(),
-            allow_out_of_order=args.out_of_order,
+        # The lock comes before the store is read, so that of several runners started at
+        # once, one migrates and the others then find nothing to do. A dry run changes
+        # nothing and needs none.
+        exclusive = contextlib.nullcontext() if args.dry_run else held(
+            lock_for(config, store),
+            args.lock_timeout,
+            on_wait=lambda message: _say(stderr, message),
+            on_break=lambda message: _warn(stderr, message),
         )
-        for warning in plan.warnings:
-            _warn(stderr, warning)
-        if not plan.steps:
-            if not catalogue.migrations:
-                print(f"No migrations in {catalogue.folder.path}: nothing to do.", file=stdout)
-            else:
-                print(f"Already at version {state.current}: nothing to do.", file=stdout)
+        with exclusive:
+            state = store.read_state()
+            for row in migration_states(catalogue.migrations, state):
+                if row.state == MODIFIED and row.migration is not None:
+                    _warn(stderr, f"migration {row.version} ({row.migration.path}) has changed "
+                                  "since it was applied (its checksum differs)")
+            plan = make_plan(
+                catalogue.migrations,
+                state.current,
+                _request(args),
+                applied=None if state.applied is None else state.applied.keys(),
+                allow_out_of_order=args.out_of_order,
+            )
+            for warning in plan.warnings:
+                _warn(stderr, warning)
+            if not plan.steps:
+                if not catalogue.migrations:
+                    print(f"No migrations in {catalogue.folder.path}: nothing to do.", file=stdout)
+                else:
+                    print(f"Already at version {state.current}: nothing to do.", file=stdout)
+                return 0
+            if args.dry_run:
+                print(report.plan_header(plan, store.describe(), dry_run=True), file=stdout)
+                _print_dry_run(plan, stdout)
+                return 0
+            progress = _PrintedProgress(stdout, store.describe(), fake=args.fake)
+            try:
+                result = run_plan(
+                    plan, store, config, loader, progress, fake=args.fake, guard=guard
+                )
+            finally:
+                progress.close()
+            print(report.summary(result), file=stdout)
             return 0
-        if args.dry_run:
-            print(report.plan_header(plan, store.describe(), dry_run=True), file=stdout)
-            _print_dry_run(plan, stdout)
-            return 0
-        progress = _PrintedProgress(stdout, store.describe(), fake=args.fake)
-        try:
-            result = run_plan(plan, store, config, loader, progress, fake=args.fake)
-        finally:
-            progress.close()
-        print(report.summary(result), file=stdout)
-        return 0
 
 
 def _current(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
@@ -179,6 +203,13 @@ def _status(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             print(report.status_json(rows, state.current, store.describe()), file=stdout)
         else:
             print(report.status_table(rows, state.current, store.describe()), file=stdout)
+    return 0
+
+
+def _unlock(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    config = _load(args)
+    with contextlib.closing(open_store(config)) as store:
+        print(lock_for(config, store).break_lock(), file=stdout)
     return 0
 
 
@@ -228,7 +259,11 @@ def _print_dry_run(plan: Plan, stdout: TextIO) -> None:
 
 
 def _warn(stderr: TextIO, message: str) -> None:
-    print(f"{PROG}: warning: {message}", file=stderr)
+    print(f"{PROG}: warning: {message}", file=stderr, flush=True)
+
+
+def _say(stderr: TextIO, message: str) -> None:
+    print(f"{PROG}: {message}", file=stderr, flush=True)
 
 
 class _PrintedProgress:
@@ -312,6 +347,16 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of migrations") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value}: the number of migrations must be 1 or more")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text}: the timeout must be 0 or more seconds")
     return value
 
 

@@ -38,3 +38,17 @@ class MigrationError(LinkMigrationError):
     """A migration ran and failed, or ran and its version could not be recorded."""
 
     exit_code = 1
+
+
+class LockTimeout(LinkMigrationError):
+    """Another runner held the lock for longer than --lock-timeout."""
+
+    exit_code = 3
+
+
+class RunInterrupted(LinkMigrationError):
+    """SIGINT or SIGTERM stopped the run; the status is 128 + the signal's number."""
+
+    def __init__(self, message: str, hint: str, signum: int) -> None:
+        super().__init__(message, hint)
+        self.exit_code = 128 + signum

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import signal
 import time
 import traceback
 from dataclasses import dataclass
@@ -12,8 +13,9 @@ from typing import Callable, Protocol, TextIO
 from .config import Config
 from .context import MigrationContext
 from .discovery import MigrationLoader
-from .errors import DiscoveryError, MigrationError, StoreError
+from .errors import DiscoveryError, MigrationError, RunInterrupted, StoreError
 from .plan import Plan, Step
+from .signals import Interrupted, SignalGuard
 from .stores import VersionStore
 
 _RUNNER_FILE = __file__
@@ -62,6 +64,7 @@ def run_plan(
     progress: Progress,
     *,
     fake: bool = False,
+    guard: SignalGuard | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> RunResult:
     """Run every step of ``plan`` in order, recording the version in ``store`` after each.
@@ -69,8 +72,11 @@ def run_plan(
     Every migration of the plan is imported and checked before the first one runs, so a broken
     file stops the run with nothing changed. With ``fake``, versions are recorded and no
     migration is imported or run. A failing migration raises MigrationError; the store then
-    holds the version of the last step that completed.
+    holds the version of the last step that completed. With a ``guard``, a first SIGINT or
+    SIGTERM lets the running step end and then stops the run (RunInterrupted); a second one
+    interrupts the migration.
     """
+    guard = guard or SignalGuard()
     prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
         _prepare(step, loader) for step in plan.steps
     ]
@@ -85,10 +91,14 @@ def run_plan(
         step_started = clock()
         ran = False
         try:
-            with store.applying(step, transactional=item.transactional, fake=fake) as connection:
+            with guard.migration_running(), store.applying(
+                step, transactional=item.transactional, fake=fake
+            ) as connection:
                 if item.function is not None:
                     _call_migration(item, config, progress, version, connection)
                 ran = True
+        except Interrupted as interrupt:
+            raise _interrupted(interrupt.signum, step, version, completed, total) from None
         except StoreError as exc:
             if not ran and not completed:
                 raise  # nothing has changed: a plain store error, status 2
@@ -106,7 +116,33 @@ def run_plan(
         version = step.version_after
         completed.append(step)
         progress.step_finished(index, total, step, clock() - step_started)
+        if guard.requested is not None and index < total:
+            raise _stopped(guard.requested, version, completed, total)
     return RunResult(plan, tuple(completed), version, clock() - started, fake)
+
+
+def _stopped(signum: int, version: int, completed: list[Step], total: int) -> RunInterrupted:
+    name = signal.Signals(signum).name
+    return RunInterrupted(
+        f"stopped by {name} after {len(completed)} of {total} migrations; "
+        f"the store holds version {version}",
+        "Run again to apply the rest.",
+        signum,
+    )
+
+
+def _interrupted(
+    signum: int, step: Step, version: int, completed: list[Step], total: int
+) -> RunInterrupted:
+    name = signal.Signals(signum).name
+    return RunInterrupted(
+        f"interrupted by {name} during migration {step.migration.version} "
+        f"({step.direction}) in {step.migration.path}, after {len(completed)} of {total} "
+        f"migrations; the store holds version {version}",
+        "A transactional store rolled that migration back; other stores may hold part of "
+        "its changes. Run again to go on.",
+        signum,
+    )
 
 
 def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:

@@ -40,6 +40,19 @@ class LogEntry:
 
 
 @dataclass(frozen=True)
+class LockHolder:
+    """Who holds a store's lock: ``owner`` is ``user@host:pid``."""
+
+    owner: str
+    host: str
+    pid: int
+    since: str
+
+    def __str__(self) -> str:
+        return f"{self.owner} since {self.since}" if self.since else self.owner
+
+
+@dataclass(frozen=True)
 class StoreState:
     """The current version, and the applied migrations where the store knows them."""
 

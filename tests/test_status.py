@@ -669,16 +669,19 @@ def test_down_deletes_the_history_row_and_appends_to_the_log(project):
 # ======================================================================= table names
 
 
-@pytest.mark.parametrize("history_table, log_table", [
-    ("my_history", "my_log"),
-    ("main.my_history", "main.my_log"),
+@pytest.mark.parametrize("history_table, log_table, lock_table", [
+    ("my_history", "my_log", "my_lock"),
+    ("main.my_history", "main.my_log", "main.my_lock"),
 ])
-def test_history_and_log_table_names_come_from_conf(project, history_table, log_table):
-    project.write_conf(DATABASE_CONF + f"HISTORY_TABLE = {history_table!r}\nLOG_TABLE = {log_table!r}\n")
+def test_table_names_come_from_conf(project, history_table, log_table, lock_table):
+    project.write_conf(
+        DATABASE_CONF
+        + f"HISTORY_TABLE = {history_table!r}\nLOG_TABLE = {log_table!r}\nLOCK_TABLE = {lock_table!r}\n"
+    )
     project.add_migration(1)
     project.add_migration(2)
     ok(project.run())
-    assert tables(project) == {"my_history", "my_log"}
+    assert tables(project) == {"my_history", "my_log", "my_lock"}
     assert [row[0] for row in history_rows(project, "my_history")] == [1, 2]
     assert [(row[1], row[2]) for row in log_rows(project, "my_log")] == [(1, "up"), (2, "up")]
     assert states(status_doc(project)) == {1: "applied", 2: "applied"}

@@ -15,6 +15,7 @@ from .base import VersionStore, parse_version
 from .functions import FunctionStore
 from .sql import (
     DEFAULT_HISTORY_TABLE,
+    DEFAULT_LOCK_TABLE,
     DEFAULT_LOG_TABLE,
     PARAMSTYLES,
     SqlStore,
@@ -98,6 +99,9 @@ def _sql_store(config: Config) -> SqlStore:
         ),
         "log_table": check_table_name(
             config.get("LOG_TABLE", DEFAULT_LOG_TABLE), "LOG_TABLE", config.path
+        ),
+        "lock_table": check_table_name(
+            config.get("LOCK_TABLE", DEFAULT_LOCK_TABLE), "LOCK_TABLE", config.path
         ),
     }
     if config.has("DATABASE"):

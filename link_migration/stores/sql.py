@@ -19,11 +19,12 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import ConfigError, StoreError
 from ..plan import DOWN, Step
-from ..state import AppliedMigration, LogEntry, StoreState
+from ..state import AppliedMigration, LockHolder, LogEntry, StoreState
 from .base import who_am_i
 
 DEFAULT_HISTORY_TABLE = "link_migration_history"
 DEFAULT_LOG_TABLE = "link_migration_log"
+DEFAULT_LOCK_TABLE = "link_migration_lock"
 
 HISTORY_COLUMNS = (
     "version", "file_name", "checksum", "applied_at", "duration", "applied_by", "faked",
@@ -51,6 +52,15 @@ _CREATE_LOG = """CREATE TABLE {table} (
     logged_by VARCHAR(255) NOT NULL
 )"""
 
+LOCK_COLUMNS = ("id", "owner", "host", "pid", "since")
+_CREATE_LOCK = """CREATE TABLE {table} (
+    id INTEGER NOT NULL PRIMARY KEY,
+    owner VARCHAR(255) NOT NULL,
+    host VARCHAR(255) NOT NULL,
+    pid INTEGER NOT NULL,
+    since VARCHAR(40) NOT NULL
+)"""
+
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 PARAMSTYLES = ("qmark", "numeric", "named", "format", "pyformat")
 
@@ -73,6 +83,7 @@ class SqlStore:
         *,
         history_table: str = DEFAULT_HISTORY_TABLE,
         log_table: str = DEFAULT_LOG_TABLE,
+        lock_table: str = DEFAULT_LOCK_TABLE,
         paramstyle: str | None = None,
         database_file: Path | None = None,
         owns_connection: bool = True,
@@ -82,6 +93,7 @@ class SqlStore:
         self._description = description
         self.history_table = history_table
         self.log_table = log_table
+        self.lock_table = lock_table
         self._paramstyle = paramstyle
         self._database_file = database_file
         self._owns_connection = owns_connection
@@ -168,6 +180,60 @@ class SqlStore:
                 else f"Record version {step.migration.version} by hand, or undo its changes.",
             ) from exc
 
+    # -- the lock row (SPEC 7) -------------------------------------------------------------
+
+    def try_lock(self, holder: LockHolder) -> LockHolder | None:
+        """Take the lock row for ``holder`` in its own committed transaction.
+
+        Returns None when taken, else whoever holds it (or, when the row vanished while we
+        looked, a holder named "unknown", so the caller simply tries again).
+        """
+        self._open()
+        self._ensure_table(self.lock_table, LOCK_COLUMNS, _CREATE_LOCK)
+        current = self.lock_holder()
+        if current is not None:
+            return current
+        try:
+            self._begin()
+            self._execute(
+                f"INSERT INTO {self.lock_table} ({', '.join(LOCK_COLUMNS)}) "
+                "VALUES ({}, {}, {}, {}, {})",
+                (1, holder.owner, holder.host, holder.pid, holder.since),
+            )
+            self._connection.commit()
+            return None
+        except StoreError:
+            # Another runner got there first, or the database is busy with its migration.
+            self._rollback_quietly()
+            return self.lock_holder() or LockHolder("unknown", "", 0, "")
+
+    def lock_holder(self) -> LockHolder | None:
+        self._open()
+        if not self._table_exists(self.lock_table, LOCK_COLUMNS):
+            return None
+        rows = self._query(
+            f"SELECT owner, host, pid, since FROM {self.lock_table} WHERE id = {{}}", (1,)
+        )
+        self._end_read(self._connection)
+        return LockHolder(rows[0][0], rows[0][1], int(rows[0][2]), rows[0][3]) if rows else None
+
+    def unlock(self, holder: LockHolder) -> None:
+        """Delete the lock row if ``holder`` still has it."""
+        if self._connection is None and self._database_file is not None:
+            if not self._database_file.exists():
+                return
+        self._open()
+        self._begin()
+        try:
+            self._execute(
+                f"DELETE FROM {self.lock_table} WHERE id = {{}} AND owner = {{}} AND since = {{}}",
+                (1, holder.owner, holder.since),
+            )
+            self._connection.commit()
+        except BaseException:
+            self._rollback_quietly()
+            raise
+
     def close(self) -> None:
         if self._connection is not None and self._owns_connection:
             self._connection.close()
@@ -231,24 +297,23 @@ class SqlStore:
     def _ensure_tables(self) -> None:
         if self._tables_ready:
             return
-        missing = [
-            (table, create)
-            for table, columns, create in (
-                (self.history_table, HISTORY_COLUMNS, _CREATE_HISTORY),
-                (self.log_table, LOG_COLUMNS, _CREATE_LOG),
-            )
-            if not self._table_exists(table, columns)
-        ]
-        if missing:
-            try:
-                self._begin()
-                for table, create in missing:
-                    self._execute(create.format(table=table), ())
-                self._connection.commit()
-            except StoreError:
-                self._rollback_quietly()
-                raise
+        self._ensure_table(self.history_table, HISTORY_COLUMNS, _CREATE_HISTORY)
+        self._ensure_table(self.log_table, LOG_COLUMNS, _CREATE_LOG)
         self._tables_ready = True
+
+    def _ensure_table(self, table: str, columns: Sequence[str], create: str) -> None:
+        """Create ``table`` unless it exists; another runner creating it at the same moment
+        is fine."""
+        if self._table_exists(table, columns):
+            return
+        try:
+            self._begin()
+            self._execute(create.format(table=table), ())
+            self._connection.commit()
+        except StoreError:
+            self._rollback_quietly()
+            if not self._table_exists(table, columns):
+                raise
 
     def _table_exists(self, table: str, expected: Sequence[str]) -> bool:
         """Whether ``table`` exists; StoreError when it exists with other columns."""

@@ -1,0 +1,66 @@
+"""SIGINT and SIGTERM during a run (SPEC 7).
+
+Outside a migration a signal stops the run at once. While a migration runs, the first signal
+lets it finish and be recorded, and the run stops after it; a second one interrupts it, and a
+transactional store rolls it back.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any, Iterator, TextIO
+
+
+class Interrupted(BaseException):
+    """Raised out of the signal handler. A BaseException, so that a migration's own
+    ``except Exception`` cannot swallow it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class SignalGuard:
+    """Installs the handlers for the length of a ``with`` block (main thread only)."""
+
+    def __init__(self, stderr: TextIO | None = None) -> None:
+        self.requested: int | None = None
+        self._in_migration = False
+        self._stderr = stderr or sys.stderr
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> SignalGuard:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    @contextlib.contextmanager
+    def migration_running(self) -> Iterator[None]:
+        """Mark a step (the migration and its record) as one that the first signal lets end."""
+        self._in_migration = True
+        try:
+            yield
+        finally:
+            self._in_migration = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._in_migration and self.requested is None:
+            self.requested = signum
+            name = signal.Signals(signum).name
+            print(
+                f"link-migration: {name}: stopping after the running migration "
+                f"(send {name} again to interrupt it)",
+                file=self._stderr,
+                flush=True,
+            )
+            return
+        raise Interrupted(signum)
