@@ -185,27 +185,31 @@ class SqlStore:
     def try_lock(self, holder: LockHolder) -> LockHolder | None:
         """Take the lock row for ``holder`` in its own committed transaction.
 
-        Returns None when taken, else whoever holds it (or, when the row vanished while we
-        looked, a holder named "unknown", so the caller simply tries again).
+        Returns None when taken, else whoever holds it. An insert that fails while no one
+        holds the row is a real error (a read-only database, say), once a few tries have
+        ruled out a runner that released the row in between.
         """
         self._open()
         self._ensure_table(self.lock_table, LOCK_COLUMNS, _CREATE_LOCK)
-        current = self.lock_holder()
-        if current is not None:
-            return current
-        try:
-            self._begin()
-            self._execute(
-                f"INSERT INTO {self.lock_table} ({', '.join(LOCK_COLUMNS)}) "
-                "VALUES ({}, {}, {}, {}, {})",
-                (1, holder.owner, holder.host, holder.pid, holder.since),
-            )
-            self._connection.commit()
-            return None
-        except StoreError:
-            # Another runner got there first, or the database is busy with its migration.
-            self._rollback_quietly()
-            return self.lock_holder() or LockHolder("unknown", "", 0, "")
+        attempts_left = 3
+        while True:
+            current = self.lock_holder()
+            if current is not None:
+                return current
+            try:
+                self._begin()
+                self._execute(
+                    f"INSERT INTO {self.lock_table} ({', '.join(LOCK_COLUMNS)}) "
+                    "VALUES ({}, {}, {}, {}, {})",
+                    (1, holder.owner, holder.host, holder.pid, holder.since),
+                )
+                self._connection.commit()
+                return None
+            except StoreError:
+                self._rollback_quietly()
+                attempts_left -= 1
+                if not attempts_left:
+                    raise
 
     def lock_holder(self) -> LockHolder | None:
         self._open()
