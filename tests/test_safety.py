@@ -1,0 +1,224 @@
+"""SPEC 7 with real processes: racing runners, kill -9 at random moments, SIGINT and SIGTERM.
+
+These are the only tests that sleep: they race and kill real processes.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+STORES = {
+    "sqlite": 'DATABASE = "app.db"\n',
+    "file": 'VERSION_FILE = "version.txt"\n',
+}
+
+
+def _write_project(root: Path, store: str, count: int, *, sleep: float = 0.0) -> None:
+    """conf.py and ``count`` migrations; each appends "up N <pid>" to runs.log and, on the
+    SQLite store, creates table tN in the migration's transaction."""
+    root.mkdir(exist_ok=True)
+    (root / "conf.py").write_text(STORES[store])
+    runs = root / "runs.log"
+    for version in range(1, count + 1):
+        ddl = (
+            f"    context.execute('CREATE TABLE t{version} (x INTEGER)')\n"
+            if store == "sqlite"
+            else ""
+        )
+        drop = f"    context.execute('DROP TABLE t{version}')\n" if store == "sqlite" else "    pass\n"
+        (root / f"m{version:03d}.py").write_text(
+            "import os, time\n"
+            f"version = {version}\n"
+            "def up(context):\n"
+            f"    with open({str(runs)!r}, 'a') as log:\n"
+            f"        log.write('up {version} %d\\n' % os.getpid())\n"
+            f"    time.sleep({sleep!r})\n"
+            + ddl
+            + "def down(context):\n"
+            + drop
+        )
+
+
+def _start(root: Path, *argv: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "link_migration", *argv],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _run(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "link_migration", *argv],
+        cwd=root, capture_output=True, text=True, timeout=120,
+    )
+
+
+def _applied_and_tables(database: Path) -> tuple[list[int], list[int]]:
+    with sqlite3.connect(database) as connection:
+        names = [n for (n,) in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        history: list[int] = []
+        if "link_migration_history" in names:
+            history = [v for (v,) in connection.execute(
+                "SELECT version FROM link_migration_history ORDER BY version")]
+    tables = sorted(int(n[1:]) for n in names if n.startswith("t") and n[1:].isdigit())
+    return history, tables
+
+
+def _current(root: Path) -> str:
+    result = _run(root, "current")
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("store", list(STORES))
+def test_eight_runners_at_once_migrate_exactly_once(tmp_path, store):
+    root = tmp_path / "app"
+    _write_project(root, store, 5, sleep=0.05)
+    runners = [_start(root) for _ in range(8)]
+    results = [(runner.wait(timeout=120), *runner.communicate()) for runner in runners]
+    for status, out, err in results:
+        assert status == 0, err
+        assert "Traceback" not in err
+    runs = (root / "runs.log").read_text().splitlines()
+    assert [line.split()[1] for line in runs] == ["1", "2", "3", "4", "5"]
+    assert len({line.split()[2] for line in runs}) == 1  # one runner did all the work
+    assert sum("nothing to do" in out for _, out, _ in results) == 7
+    assert sum("waiting for the lock" in err for _, _, err in results) >= 1
+    assert _current(root) == "5"
+    if store == "sqlite":
+        assert _applied_and_tables(root / "app.db") == ([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])
+
+
+@pytest.mark.parametrize("store", list(STORES))
+def test_kill_9_at_random_moments_leaves_a_consistent_store(tmp_path, store):
+    chance = random.Random(20261125)
+    for attempt in range(5):
+        root = tmp_path / f"app{attempt}"
+        _write_project(root, store, 12, sleep=0.02)
+        runner = _start(root)
+        time.sleep(chance.uniform(0.05, 0.6))
+        runner.kill()
+        runner.wait()  # reap it: a zombie would still look alive to the stale-lock check
+        runner.communicate()
+        current = int(_current(root) or 0)
+        assert 0 <= current <= 12
+        if store == "sqlite":
+            history, tables = _applied_and_tables(root / "app.db")
+            assert history == tables, f"attempt {attempt}: history and schema disagree"
+            assert history == list(range(1, current + 1))
+        elif (root / "version.txt").exists():  # absent when killed before the first record
+            assert (root / "version.txt").read_text() == f"{current}\n"
+        rerun = _run(root, "--lock-timeout", "5")
+        assert rerun.returncode == 0, f"attempt {attempt}: {rerun.stderr}"
+        assert _current(root) == "12"
+        if store == "sqlite":
+            assert _applied_and_tables(root / "app.db") == (list(range(1, 13)), list(range(1, 13)))
+
+
+def _slow_middle_project(root: Path, store: str) -> Path:
+    """Three migrations; the second writes started.txt, then sleeps 1.5 s."""
+    _write_project(root, store, 3)
+    started = root / "started.txt"
+    ddl = "    context.execute('CREATE TABLE t2 (x INTEGER)')\n" if store == "sqlite" else ""
+    (root / "m002.py").write_text(
+        "import time\nversion = 2\ndef up(context):\n"
+        + ddl
+        + f"    open({str(started)!r}, 'w').write('yes')\n"
+        "    time.sleep(1.5)\n"
+        "def down(context):\n    pass\n"
+    )
+    return started
+
+
+def _wait_for(path: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("store", list(STORES))
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_first_signal_lets_the_running_migration_finish_then_stops(tmp_path, store, signum, status):
+    root = tmp_path / "app"
+    started = _slow_middle_project(root, store)
+    runner = _start(root)
+    _wait_for(started)
+    runner.send_signal(signum)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == status, err
+    assert "stopping after the running migration" in err
+    assert "stopped by" in err and "the store holds version 2" in err
+    assert "Traceback" not in err
+    assert _current(root) == "2"
+    assert "up 3" not in (root / "runs.log").read_text()
+    if store == "sqlite":
+        assert _applied_and_tables(root / "app.db") == ([1, 2], [1, 2])
+
+
+@pytest.mark.parametrize("store", list(STORES))
+def test_second_signal_interrupts_the_migration(tmp_path, store):
+    root = tmp_path / "app"
+    started = _slow_middle_project(root, store)
+    runner = _start(root)
+    _wait_for(started)
+    runner.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    runner.send_signal(signal.SIGTERM)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 143, err
+    assert "interrupted by SIGTERM during migration 2" in err
+    assert _current(root) == "1"
+    if store == "sqlite":
+        assert _applied_and_tables(root / "app.db") == ([1], [1])  # t2 rolled back
+    # The lock went with the run: the next one completes at once.
+    rerun = _run(root, "--lock-timeout", "0")
+    assert rerun.returncode == 0, rerun.stderr
+    assert _current(root) == "3"
+
+
+def test_unlock_breaks_a_lock_row_by_hand_and_says_whose(tmp_path):
+    root = tmp_path / "app"
+    _write_project(root, "sqlite", 1)
+    assert _run(root).returncode == 0
+    with sqlite3.connect(root / "app.db") as connection:
+        connection.execute(
+            "INSERT INTO link_migration_lock VALUES (1, 'ops@elsewhere:42', 'elsewhere', 42, 'then')"
+        )
+    blocked = _run(root, "--down", "--lock-timeout", "0.2")
+    assert blocked.returncode == 3
+    assert "held by ops@elsewhere:42" in blocked.stderr
+    unlocked = _run(root, "unlock")
+    assert unlocked.returncode == 0
+    assert "ops@elsewhere:42" in unlocked.stdout
+    assert _run(root, "--down", "--lock-timeout", "0.2").returncode == 0
+
+
+def test_lock_row_of_a_dead_process_on_this_host_is_broken_with_a_warning(tmp_path):
+    import socket
+
+    root = tmp_path / "app"
+    _write_project(root, "sqlite", 2)
+    assert _run(root, "--up", "1").returncode == 0
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    with sqlite3.connect(root / "app.db") as connection:
+        connection.execute(
+            "INSERT INTO link_migration_lock VALUES (1, ?, ?, ?, 'then')",
+            (f"ghost@{socket.gethostname()}:{dead}", socket.gethostname(), int(dead)),
+        )
+    result = _run(root, "--lock-timeout", "0")
+    assert result.returncode == 0, result.stderr
+    assert "warning: broke the lock of ghost@" in result.stderr
+    assert _current(root) == "2"
