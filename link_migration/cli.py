@@ -1,42 +1,50 @@
-"""The command line: parses arguments, wires the pieces together, prints, returns the status."""
+"""The command line: a thin layer over the Migrator API that parses, prints and returns a status."""
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import os
 import sys
 import traceback
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import Sequence
 
 from . import __version__, report
-from .config import Config, load_config
-from .discovery import Catalogue, MigrationLoader, discover, locate_migrations
+from .api import Migrator
+from .config import load_config
 from .errors import LinkMigrationError, UsageError
-from .plan import DOWN, UP, Plan, Request, Step, make_plan
-from .lock import DEFAULT_TIMEOUT, held, lock_for
-from .runner import run_plan
+from .lock import DEFAULT_TIMEOUT
+from .plan import DOWN, UP, Plan, Request
 from .signals import Interrupted, SignalGuard
-from .state import MODIFIED, migration_states
-from .stores import open_store
+from .terminal import PROG, Output, PrintedProgress
 
-PROG = "link-migration"
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
 
-EPILOG = """\
-examples:
-  link-migration -c conf.py            apply every pending migration
-  link-migration -c conf.py --to 57    go up or down to version 57
-  link-migration -c conf.py --down     roll back the last applied migration
-  link-migration -c conf.py --dry-run  show the plan, run nothing
-  link-migration -c conf.py status     every migration's state
-  link-migration -c conf.py current    print the current version
+EXIT_STATUS_HELP = """\
+exit status: 0 done, 1 a migration failed (or check found a problem), 2 bad usage,
+  configuration or migration files (nothing changed), 3 another runner held the lock too
+  long, 130/143 stopped by SIGINT/SIGTERM"""
 
-exit status: 0 done, 1 a migration failed, 2 bad usage or configuration (nothing changed),
-  3 another runner held the lock too long, 130/143 stopped by SIGINT/SIGTERM
+EPILOG = f"""\
+examples:
+  link-migration -c conf.py               apply every pending migration
+  link-migration -c conf.py --to 57       go up or down to version 57
+  link-migration -c conf.py --down        roll back the last applied migration
+  link-migration -c conf.py --dry-run     show the plan, run nothing
+  link-migration -c conf.py status        every migration's state
+  link-migration -c conf.py new "add users table"
+
+{EXIT_STATUS_HELP}
 """
+
+COMMAND_EXAMPLES = {
+    "status": "link-migration -c conf.py status\n  link-migration -c conf.py status --json | jq .current_version",
+    "current": 'test "$(link-migration -c conf.py current)" -ge 57 && echo ready',
+    "history": "link-migration -c conf.py history --limit 10\n  link-migration -c conf.py history --json",
+    "new": 'link-migration -c conf.py new "add users table"\n  link-migration -c conf.py new "backfill emails" --timestamp',
+    "check": "link-migration -c conf.py check || echo 'migrate before deploying'\n  link-migration -c conf.py check --json",
+    "unlock": "link-migration -c conf.py unlock",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,6 +53,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; each subcommand names its handler with set_defaults."""
     parser = _Parser(
         prog=PROG,
         description="Run schema and data migrations in version order.",
@@ -52,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    _add_config_option(parser, default=None)
+    _add_common_options(parser, defaults=True)
     direction = parser.add_mutually_exclusive_group()
     direction.add_argument(
         "-u", "--up", nargs="?", const=-1, type=_count, metavar="N",
@@ -75,12 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the plan's versions without running the migrations",
     )
     parser.add_argument(
-        "--lock-timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="S",
-        help=f"wait up to S seconds for another runner's lock (default {DEFAULT_TIMEOUT:g})",
-    )
-    parser.add_argument(
         "--out-of-order", action="store_true",
         help="also apply pending migrations below the current version (SQL stores)",
+    )
+    parser.add_argument(
+        "--lock-timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="S",
+        help=f"wait up to S seconds for another runner's lock (default {DEFAULT_TIMEOUT:g})",
     )
     parser.set_defaults(handler=_run)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
@@ -88,157 +97,174 @@ def build_parser() -> argparse.ArgumentParser:
         ("status", _status, "show every migration's state, and the store's current version"),
         ("current", _current, "print the current version alone, for scripts"),
         ("history", _history, "show the log of every up, down and fake, newest first (SQL stores)"),
+        ("new", _new, "write the next migration file from a template and print its path"),
+        ("check", _check, "exit 1 when anything is pending, missing, modified or out of order"),
         ("unlock", _unlock, "break the lock a dead runner left behind, and say whose it was"),
     ):
-        command = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
-        # SUPPRESS: -c after the command must not reset one given before it.
-        _add_config_option(command, default=argparse.SUPPRESS)
-        if name in ("status", "history"):
+        command = commands.add_parser(
+            name,
+            help=summary,
+            description=summary[0].upper() + summary[1:] + ".",
+            epilog=f"example:\n  {COMMAND_EXAMPLES[name]}\n\n{EXIT_STATUS_HELP}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        # Options may come after the command too; SUPPRESS keeps one given before it.
+        _add_common_options(command, defaults=False)
+        if name in ("status", "history", "check"):
             command.add_argument("--json", action="store_true", help="one JSON document on stdout")
         if name == "history":
             command.add_argument("--limit", type=_count, metavar="N", help="show the newest N only")
+        if name == "new":
+            command.add_argument("description", help="what the migration does, in a few words")
+            command.add_argument(
+                "--timestamp", action="store_true",
+                help="version it with a UTC timestamp instead of the highest version + 1",
+            )
         command.set_defaults(handler=handler)
     return parser
 
 
-def _add_config_option(parser: argparse.ArgumentParser, default: object) -> None:
+def _add_common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
     parser.add_argument(
-        "-c", "--config-file", dest="config", metavar="CONF", default=default,
+        "-c", "--config-file", dest="config", metavar="CONF", default=default(None),
         help="conf.py path or dotted module (default: $LINK_MIGRATION_CONFIG, then ./conf.py)",
+    )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", default=default(False),
+                          help="print only errors")
+    loudness.add_argument("-v", "--verbose", action="store_true", default=default(False),
+                          help="print more detail, and the traceback of an internal error")
+    parser.add_argument(
+        "--color", "--colour", dest="color", choices=("auto", "always", "never"),
+        default=default("auto"),
+        help="colour on a terminal (auto, the default), always, or never; NO_COLOR turns auto off",
     )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
-    stdout, stderr = sys.stdout, sys.stderr
+    out = Output(sys.stdout, sys.stderr)
     try:
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exc:  # --help and --version end here
             return exc.code if isinstance(exc.code, int) else 0
-        return args.handler(args, stdout, stderr)
+        out = Output(sys.stdout, sys.stderr, quiet=args.quiet, verbose=args.verbose,
+                     colour=args.color)
+        return args.handler(args, out)
     except LinkMigrationError as exc:
-        print(f"{PROG}: error: {exc.message}", file=stderr)
-        if exc.detail:
-            print(exc.detail.rstrip("\n"), file=stderr)
-        if exc.hint:
-            print(exc.hint, file=stderr)
+        out.error(exc.message, exc.detail, exc.hint)
         return exc.exit_code
     except Interrupted as exc:
-        print(f"{PROG}: error: interrupted by {exc}", file=stderr)
-        print("The store holds every migration that completed; run again to go on.", file=stderr)
+        out.error(f"interrupted by {exc}",
+                  hint="The store holds every migration that completed; run again to go on.")
         return 128 + exc.signum
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=stderr)
+        out.error("interrupted")
         return EXIT_INTERRUPTED
-    except Exception:
-        traceback.print_exc(file=stderr)
-        print(f"{PROG}: internal error: this is a bug in link-migration; please report it "
-              "with the traceback above.", file=stderr)
+    except Exception as exc:
+        details = traceback.format_exc() if out.verbose else ""
+        out.error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            details,
+            "This is a bug in link-migration; please report it"
+            + (" with the traceback above." if out.verbose else " (run with -v for the traceback)."),
+        )
         return EXIT_INTERNAL
 
 
-def _run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    config = _load(args)
-    with contextlib.closing(open_store(config)) as store, SignalGuard(stderr) as guard:
-        catalogue, loader = _discover(config, stderr)
-        # The lock comes before the store is read, so that of several runners started at
-        # once, one migrates and the others then find nothing to do. A dry run changes
-        # nothing and needs none.
-        exclusive = contextlib.nullcontext() if args.dry_run else held(
-            lock_for(config, store),
-            args.lock_timeout,
-            on_wait=lambda message: _say(stderr, message),
-            on_break=lambda message: _warn(stderr, message),
-        )
-        with exclusive:
-            state = store.read_state()
-            for row in migration_states(catalogue.migrations, state):
-                if row.state == MODIFIED and row.migration is not None:
-                    _warn(stderr, f"migration {row.version} ({row.migration.path}) has changed "
-                                  "since it was applied (its checksum differs)")
-            plan = make_plan(
-                catalogue.migrations,
-                state.current,
-                _request(args),
-                applied=None if state.applied is None else state.applied.keys(),
-                allow_out_of_order=args.out_of_order,
+def _migrator(args: argparse.Namespace, out: Output, guard: SignalGuard | None = None,
+              progress: PrintedProgress | None = None) -> Migrator:
+    config = load_config(args.config, Path.cwd(), os.environ)
+    out.detail(f"conf: {config.path}")
+    return Migrator(
+        config,
+        warn=out.warn,
+        on_lock_wait=out.say,
+        lock_timeout=getattr(args, "lock_timeout", DEFAULT_TIMEOUT),
+        guard=guard,
+        progress=progress,
+    )
+
+
+def _run(args: argparse.Namespace, out: Output) -> int:
+    progress = PrintedProgress(out, fake=args.fake)
+    with SignalGuard(out.stderr) as guard:
+        migrator = _migrator(args, out, guard, progress)
+        try:
+            result = migrator.run(
+                _request(args), dry_run=args.dry_run, fake=args.fake,
+                out_of_order=args.out_of_order,
             )
-            for warning in plan.warnings:
-                _warn(stderr, warning)
-            if not plan.steps:
-                if not catalogue.migrations:
-                    print(f"No migrations in {catalogue.folder.path}: nothing to do.", file=stdout)
-                else:
-                    print(f"Already at version {state.current}: nothing to do.", file=stdout)
-                return 0
-            if args.dry_run:
-                print(report.plan_header(plan, store.describe(), dry_run=True), file=stdout)
-                _print_dry_run(plan, stdout)
-                return 0
-            progress = _PrintedProgress(stdout, store.describe(), fake=args.fake)
-            try:
-                result = run_plan(
-                    plan, store, config, loader, progress, fake=args.fake, guard=guard
-                )
-            finally:
-                progress.close()
-            print(report.summary(result), file=stdout)
-            return 0
-
-
-def _current(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    with contextlib.closing(open_store(_load(args))) as store:
-        print(store.read_state().current, file=stdout)
-    return 0
-
-
-def _status(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    config = _load(args)
-    with contextlib.closing(open_store(config)) as store:
-        catalogue, _ = _discover(config, stderr)
-        state = store.read_state()
-        rows = migration_states(catalogue.migrations, state)
-        if args.json:
-            print(report.status_json(rows, state.current, store.describe()), file=stdout)
+        finally:
+            progress.close()
+    if result.catalogue is not None:
+        out.detail(f"migrations: {result.catalogue.folder.path} "
+                   f"({len(result.catalogue.migrations)} found)")
+    if not result.plan.steps:
+        if result.catalogue is not None and not result.catalogue.migrations:
+            out.progress(f"No migrations in {result.catalogue.folder.path}: nothing to do.")
         else:
-            print(report.status_table(rows, state.current, store.describe()), file=stdout)
+            out.progress(f"Already at version {result.version}: nothing to do.")
+    elif result.dry_run:
+        out.progress(report.plan_header(result.plan, result.store, dry_run=True))
+        _print_dry_run(result.plan, out)
+    else:
+        out.progress(out.paint(report.summary(result), "summary"))
     return 0
 
 
-def _unlock(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    config = _load(args)
-    with contextlib.closing(open_store(config)) as store:
-        print(lock_for(config, store).break_lock(), file=stdout)
+def _status(args: argparse.Namespace, out: Output) -> int:
+    status = _migrator(args, out).status()
+    if args.json:
+        out.result(report.status_json(status.migrations, status.current, status.store))
+    else:
+        out.result(report.status_table(status.migrations, status.current, status.store,
+                                       paint=out.paint))
     return 0
 
 
-def _history(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    with contextlib.closing(open_store(_load(args))) as store:
-        entries = store.read_log(args.limit)
-        if entries is None:
-            raise UsageError(
-                f"history needs a SQL store; {store.describe()} keeps only the current version",
-                "Use DATABASE or get_connection() in conf.py to keep a history.",
-            )
-        if args.json:
-            print(report.history_json(entries, store.describe()), file=stdout)
-        else:
-            print(report.history_table(entries, store.describe()), file=stdout)
+def _current(args: argparse.Namespace, out: Output) -> int:
+    out.result(str(_migrator(args, out).current()))
     return 0
 
 
-def _load(args: argparse.Namespace) -> Config:
-    return load_config(getattr(args, "config", None), Path.cwd(), os.environ)
+def _history(args: argparse.Namespace, out: Output) -> int:
+    migrator = _migrator(args, out)
+    entries = migrator.history(args.limit)
+    store = migrator.describe_store()
+    if args.json:
+        out.result(report.history_json(entries, store))
+    else:
+        out.result(report.history_table(entries, store))
+    return 0
 
 
-def _discover(config: Config, stderr: TextIO) -> tuple[Catalogue, MigrationLoader]:
-    folder = locate_migrations(config, Path.cwd())
-    loader = MigrationLoader(folder)
-    catalogue = discover(folder, loader, exclude=[config.path])
-    for path in catalogue.skipped:
-        _warn(stderr, f"skipped {path}: it has no `version`, so it is not a migration")
-    return catalogue, loader
+def _new(args: argparse.Namespace, out: Output) -> int:
+    path = _migrator(args, out).new(args.description, timestamp=args.timestamp or None)
+    out.result(str(path))
+    return 0
+
+
+def _check(args: argparse.Namespace, out: Output) -> int:
+    migrator = _migrator(args, out)
+    status = migrator.status()
+    found = migrator.check(status)
+    if args.json:
+        out.result(report.check_json(found, status.current, status.store))
+    elif found:
+        out.result(report.check_lines(found, status.current, status.store, paint=out.paint))
+    else:
+        out.progress(f"OK: every migration is applied; the store holds version {status.current}.")
+    return 1 if found else 0
+
+
+def _unlock(args: argparse.Namespace, out: Output) -> int:
+    out.result(_migrator(args, out).unlock())
+    return 0
 
 
 def _request(args: argparse.Namespace) -> Request:
@@ -249,95 +275,13 @@ def _request(args: argparse.Namespace) -> Request:
     return Request(UP, count=None if args.up in (None, -1) else args.up)
 
 
-def _print_dry_run(plan: Plan, stdout: TextIO) -> None:
+def _print_dry_run(plan: Plan, out: Output) -> None:
     total = len(plan.steps)
     for index, step in enumerate(plan.steps, start=1):
-        print(report.step_line(index, total, step), file=stdout)
+        out.progress(report.step_line(index, total, step))
         doc = report.step_docstring(step)
         if doc:
-            print(doc, file=stdout)
-
-
-def _warn(stderr: TextIO, message: str) -> None:
-    print(f"{PROG}: warning: {message}", file=stderr, flush=True)
-
-
-def _say(stderr: TextIO, message: str) -> None:
-    print(f"{PROG}: {message}", file=stderr, flush=True)
-
-
-class _PrintedProgress:
-    """Prints each step as it starts and ends, and indents what the migration prints."""
-
-    def __init__(self, stdout: TextIO, store: str, *, fake: bool) -> None:
-        self._stdout = stdout
-        self._store = store
-        self._fake = fake
-        self._output = _IndentedStream(stdout, report.INDENT)
-
-    def run_started(self, plan: Plan) -> None:
-        print(report.plan_header(plan, self._store, fake=self._fake), file=self._stdout, flush=True)
-
-    def step_started(self, index: int, total: int, step: Step) -> None:
-        print(report.step_line(index, total, step, fake=self._fake), file=self._stdout, flush=True)
-
-    def step_finished(self, index: int, total: int, step: Step, seconds: float) -> None:
-        self._output.end_line()
-        print(report.step_done(seconds), file=self._stdout, flush=True)
-
-    def migration_output(self) -> TextIO:
-        return self._output
-
-    def close(self) -> None:
-        """End a line a failing migration left open, before the error is printed."""
-        self._output.end_line()
-        self._stdout.flush()
-
-
-class _IndentedStream(io.TextIOBase):
-    """A write-through stream that indents every line a migration prints.
-
-    Anything else a migration asks of sys.stdout (fileno() for a subprocess, encoding, buffer)
-    is the real stream's: output written that way is not indented, but it works.
-    """
-
-    def __init__(self, target: TextIO, indent: str) -> None:
-        self._target = target
-        self._indent = indent
-        self._at_line_start = True
-
-    def write(self, text: str) -> int:
-        for piece in text.splitlines(keepends=True):
-            if self._at_line_start:
-                self._target.write(self._indent)
-            self._target.write(piece)
-            self._at_line_start = piece.endswith(("\n", "\r"))
-        return len(text)
-
-    def end_line(self) -> None:
-        """Finish a last line the migration left open, so our next line starts clean."""
-        if not self._at_line_start:
-            self._target.write("\n")
-            self._at_line_start = True
-
-    def flush(self) -> None:
-        self._target.flush()
-
-    def writable(self) -> bool:
-        return True
-
-    def isatty(self) -> bool:
-        return False
-
-    def fileno(self) -> int:
-        return self._target.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self._target, "encoding", "utf-8")
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._target, name)
+            out.progress(doc)
 
 
 def _count(text: str) -> int:

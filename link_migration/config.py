@@ -67,8 +67,8 @@ def _load(spec: str, cwd: Path, given_by: str) -> Config:
             f"Name the file itself, for example -c {Path(spec) / 'conf.py'}",
         )
     looks_like_path = spec.endswith(".py") or "/" in spec or "\\" in spec
-    if path.exists() or looks_like_path:
-        if not path.exists():
+    if path.exists() or path.is_symlink() or looks_like_path:
+        if not path.exists() and not path.is_symlink():
             raise ConfigError(
                 f"conf file {path} (from {given_by}) does not exist",
                 f"Check the path given with {given_by}.",

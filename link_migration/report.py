@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from typing import Callable, Sequence
 
 from .plan import DOWN, Plan, Step
 from .runner import RunResult
-from .state import LogEntry, MigrationState
+from .state import LogEntry, MigrationState, Problem
 
 INDENT = "      "
 
@@ -76,7 +76,16 @@ def _versions(versions: Sequence[int]) -> str:
     return f"{label} {versions[0]}, {versions[1]}, ..., {versions[-1]}"
 
 
-def status_table(rows: Sequence[MigrationState], current: int, store: str) -> str:
+def _plain(text: str, role: str) -> str:
+    return text
+
+
+def status_table(
+    rows: Sequence[MigrationState],
+    current: int,
+    store: str,
+    paint: Callable[[str, str], str] = _plain,
+) -> str:
     lines = [f"Store: {store}", f"Current version: {current}"]
     if not rows:
         return "\n".join(lines + ["No migrations."])
@@ -90,7 +99,9 @@ def status_table(rows: Sequence[MigrationState], current: int, store: str) -> st
         )
         for row in rows
     ]
-    return "\n".join(lines + [""] + _columns(("VERSION", "STATE", "APPLIED AT (UTC)", "FILE", "DESCRIPTION"), table))
+    headers = ("VERSION", "STATE", "APPLIED AT (UTC)", "FILE", "DESCRIPTION")
+    painted = [(row.state, 1) for row in rows]
+    return "\n".join(lines + [""] + _columns(headers, table, paint, painted))
 
 
 def status_json(rows: Sequence[MigrationState], current: int, store: str) -> str:
@@ -165,8 +176,48 @@ def _when(timestamp: str | None) -> str:
     return timestamp[:19].replace("T", " ") if timestamp else "-"
 
 
-def _columns(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def check_lines(
+    found: Sequence[Problem], current: int, store: str, paint: Callable[[str, str], str] = _plain
+) -> str:
+    lines = [f"Store: {store}", f"Current version: {current}",
+             f"{len(found)} problem{'s' if len(found) != 1 else ''}:"]
+    for problem in found:
+        version = f"{problem.version} " if problem.version is not None else ""
+        lines.append(f"  {paint(problem.kind, problem.kind)}: {version}{problem.file}: {problem.message}")
+    return "\n".join(lines)
+
+
+def check_json(found: Sequence[Problem], current: int, store: str) -> str:
+    return json.dumps(
+        {
+            "ok": not found,
+            "store": store,
+            "current_version": current,
+            "problems": [
+                {"kind": p.kind, "version": p.version, "file": p.file, "message": p.message}
+                for p in found
+            ],
+        },
+        indent=2,
+    )
+
+
+def _columns(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    paint: Callable[[str, str], str] = _plain,
+    roles: Sequence[tuple[str, int]] = (),
+) -> list[str]:
+    """Left-aligned columns; ``roles`` gives, per row, the role and column to paint (after
+    padding, so escape codes do not upset the widths)."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-    return [line(headers)] + [line(r) for r in rows]
+
+    def line(cells: Sequence[str], role: tuple[str, int] | None = None) -> str:
+        padded = [c.ljust(w) for c, w in zip(cells, widths)]
+        if role is not None:
+            padded[role[1]] = paint(padded[role[1]], role[0])
+        return "  ".join(padded).rstrip()
+
+    return [line(headers)] + [
+        line(r, roles[i] if i < len(roles) else None) for i, r in enumerate(rows)
+    ]

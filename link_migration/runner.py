@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import signal
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -12,19 +13,19 @@ from typing import Callable, Protocol, TextIO
 
 from .config import Config
 from .context import MigrationContext
-from .discovery import MigrationLoader
+from .discovery import Catalogue, MigrationLoader
 from .errors import DiscoveryError, MigrationError, RunInterrupted, StoreError
 from .plan import Plan, Step
 from .signals import Interrupted, SignalGuard
 from .stores import VersionStore
 
-_RUNNER_FILE = __file__
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class Progress(Protocol):
     """Told about each step as it happens; the CLI prints, the API may collect."""
 
-    def run_started(self, plan: Plan) -> None:
+    def run_started(self, plan: Plan, store: str) -> None:
         """Every migration of the plan is imported and checked; the first is about to run."""
         ...
 
@@ -39,13 +40,39 @@ class Progress(Protocol):
         ...
 
 
+class SilentProgress:
+    """Progress for the Python API: reports nothing, leaves the migrations' prints alone."""
+
+    def run_started(self, plan: Plan, store: str) -> None:
+        pass
+
+    def step_started(self, index: int, total: int, step: Step) -> None:
+        pass
+
+    def step_finished(self, index: int, total: int, step: Step, seconds: float) -> None:
+        pass
+
+    def migration_output(self) -> TextIO:
+        return sys.stdout
+
+
 @dataclass(frozen=True)
 class RunResult:
+    """What a run did: the plan, the steps that completed, the version the store now holds."""
+
     plan: Plan
     completed: tuple[Step, ...]
     version: int
     seconds: float
     fake: bool = False
+    dry_run: bool = False
+    store: str = ""
+    catalogue: Catalogue | None = None
+
+    @property
+    def versions(self) -> list[int]:
+        """The versions applied or rolled back, in the order they ran."""
+        return [step.migration.version for step in self.completed]
 
 
 @dataclass(frozen=True)
@@ -80,7 +107,7 @@ def run_plan(
     prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
         _prepare(step, loader) for step in plan.steps
     ]
-    progress.run_started(plan)
+    progress.run_started(plan, store.describe())
     started = clock()
     completed: list[Step] = []
     version = plan.current
@@ -118,7 +145,7 @@ def run_plan(
         progress.step_finished(index, total, step, clock() - step_started)
         if guard.requested is not None and index < total:
             raise _stopped(guard.requested, version, completed, total)
-    return RunResult(plan, tuple(completed), version, clock() - started, fake)
+    return RunResult(plan, tuple(completed), version, clock() - started, fake, store=store.describe())
 
 
 def _stopped(signum: int, version: int, completed: list[Step], total: int) -> RunInterrupted:
@@ -213,6 +240,7 @@ def _takes_context(function: Callable[..., object], path: Path, name: str) -> bo
 def _call_migration(
     item: _Prepared, config: Config, progress: Progress, version: int, connection: object
 ) -> None:
+    """Run the hooks and the migration, inside the step's transaction where there is one."""
     step = item.step
     assert item.function is not None
     context = MigrationContext(
@@ -222,25 +250,42 @@ def _call_migration(
         migration=step.migration,
         connection=connection,
     )
+    with contextlib.redirect_stdout(progress.migration_output()):
+        _call_user(config.get("before_migration"), "before_migration hook of", step, version, context)
+        _call_user(item.function if item.takes_context else _no_argument(item.function),
+                   "", step, version, context)
+        _call_user(config.get("after_migration"), "after_migration hook of", step, version, context)
+
+
+def _no_argument(function: Callable[..., object]) -> Callable[[MigrationContext], object]:
+    return lambda context: function()
+
+
+def _call_user(
+    function: Callable[..., object] | None,
+    what: str,
+    step: Step,
+    version: int,
+    context: MigrationContext,
+) -> None:
+    if function is None:
+        return
     try:
-        with contextlib.redirect_stdout(progress.migration_output()):
-            if item.takes_context:
-                item.function(context)
-            else:
-                item.function()
+        function(context)
     except (Exception, SystemExit) as exc:  # sys.exit() in a migration is a failure too
+        subject = f"{what} migration" if what else "migration"
         raise MigrationError(
-            f"migration {step.migration.version} ({step.direction}) in {step.migration.path} "
+            f"{subject} {step.migration.version} ({step.direction}) in {step.migration.path} "
             f"failed: {type(exc).__name__}: {exc}",
             f"The store holds version {version}; nothing after it ran. "
             "Fix the migration and run again.",
-            detail=_user_traceback(exc),
+            detail=user_traceback(exc),
         ) from exc
 
 
-def _user_traceback(exc: BaseException) -> str:
-    """The traceback from the migration's own code down, without our frames above it."""
+def user_traceback(exc: BaseException) -> str:
+    """The traceback from the user's own code down, without our frames above it."""
     tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == _RUNNER_FILE:
+    while tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().parent == _PACKAGE_DIR:
         tb = tb.tb_next
     return "".join(traceback.format_exception(type(exc), exc, tb))

@@ -101,3 +101,38 @@ def migration_states(migrations: Sequence[Migration], store: StoreState) -> list
             state = APPLIED
         rows.append(MigrationState(version, state, migration, record))
     return rows
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing ``check`` objects to."""
+
+    kind: str  # pending, missing, modified, out_of_order or skipped
+    version: int | None
+    file: str
+    message: str
+
+
+def problems(rows: Sequence[MigrationState], skipped: Sequence[str]) -> list[Problem]:
+    """What stands between the store and "every migration applied, nothing wrong"."""
+    found = [
+        Problem(
+            row.state,
+            row.version,
+            row.migration.name if row.migration else (row.applied.file_name if row.applied else ""),
+            _PROBLEM_TEXT[row.state],
+        )
+        for row in rows
+        if row.state != APPLIED
+    ]
+    found += [Problem("skipped", None, name, "a .py file with no `version`: not a migration")
+              for name in skipped]
+    return found
+
+
+_PROBLEM_TEXT = {
+    PENDING: "not applied yet",
+    MISSING: "applied, but its file is gone",
+    MODIFIED: "changed since it was applied",
+    OUT_OF_ORDER: "not applied, although a higher version is",
+}

@@ -190,6 +190,9 @@ class SqlStore:
         ruled out a runner that released the row in between.
         """
         self._open()
+        # Tables of someone else's under our names: say so before creating anything.
+        self._table_exists(self.history_table, HISTORY_COLUMNS)
+        self._table_exists(self.log_table, LOG_COLUMNS)
         self._ensure_table(self.lock_table, LOCK_COLUMNS, _CREATE_LOCK)
         attempts_left = 3
         while True:

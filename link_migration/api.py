@@ -1,0 +1,229 @@
+"""The Python API: everything the command line does, for applications that migrate at start-up.
+
+    from link_migration import Migrator
+
+    result = Migrator.from_config("conf.py").upgrade()
+    print(f"now at version {result.version}")
+
+Methods return result objects and print nothing; they raise the exceptions the command line
+maps to exit statuses (ConfigError, PlanError, MigrationError, LockTimeout, ...).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from . import authoring
+from .config import Config, load_config
+from .discovery import Catalogue, MigrationLoader, discover, locate_migrations
+from .errors import MigrationError, PlanError
+from .lock import DEFAULT_TIMEOUT, held, lock_for
+from .plan import DOWN, UP, Request, make_plan
+from .runner import Progress, RunResult, SilentProgress, run_plan, user_traceback
+from .signals import SignalGuard
+from .state import (
+    MODIFIED,
+    LogEntry,
+    MigrationState,
+    Problem,
+    StoreState,
+    migration_states,
+    problems,
+)
+from .stores import VersionStore, open_store
+
+_log = logging.getLogger("link_migration")
+
+
+@dataclass(frozen=True)
+class Status:
+    """The store, its current version, and every migration's state."""
+
+    store: str
+    current: int
+    migrations: tuple[MigrationState, ...]
+    skipped: tuple[Path, ...] = ()
+
+
+class Migrator:
+    """Migrations of one conf.py. Each call opens the store, and closes it before returning."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        cwd: Path | None = None,
+        progress: Progress | None = None,
+        warn: Callable[[str], None] | None = None,
+        lock_timeout: float = DEFAULT_TIMEOUT,
+        on_lock_wait: Callable[[str], None] | None = None,
+        guard: SignalGuard | None = None,
+    ) -> None:
+        self.config = config
+        self._cwd = cwd or Path.cwd()
+        self._progress = progress or SilentProgress()
+        self._warn = warn or _log.warning
+        self._on_lock_wait = on_lock_wait or _log.info
+        self._lock_timeout = lock_timeout
+        self._guard = guard
+
+    @classmethod
+    def from_config(cls, conf: str | os.PathLike[str] | None = None, **options: object) -> Migrator:
+        """Load conf.py (a path or a dotted module name; by default $LINK_MIGRATION_CONFIG,
+        then ./conf.py). ``options`` are those of the constructor."""
+        cwd = options.get("cwd") or Path.cwd()
+        config = load_config(None if conf is None else os.fspath(conf), Path(str(cwd)), os.environ)
+        return cls(config, **options)  # type: ignore[arg-type]
+
+    # -- migrating ---------------------------------------------------------------------
+
+    def upgrade(self, steps: int | None = None, **options: bool) -> RunResult:
+        """Apply every pending migration, or the next ``steps``."""
+        return self.run(Request(UP, count=steps), **options)
+
+    def downgrade(self, steps: int = 1, **options: bool) -> RunResult:
+        """Roll back the last ``steps`` applied migrations."""
+        return self.run(Request(DOWN, count=steps), **options)
+
+    def migrate_to(self, version: int, **options: bool) -> RunResult:
+        """Go up or down to exactly ``version`` (0: roll everything back)."""
+        return self.run(Request("to", target=version), **options)
+
+    def run(
+        self,
+        request: Request,
+        *,
+        dry_run: bool = False,
+        fake: bool = False,
+        out_of_order: bool = False,
+    ) -> RunResult:
+        """Lock, read the store, plan, and run (or, with ``dry_run``, only plan).
+
+        A dry run takes no lock and returns the plan with nothing completed.
+        """
+        with self._opened() as store:
+            catalogue, loader = self._discover()
+            exclusive = contextlib.nullcontext() if dry_run else held(
+                lock_for(self.config, store),
+                self._lock_timeout,
+                on_wait=self._on_lock_wait,
+                on_break=self._warn,
+            )
+            with exclusive:
+                state = store.read_state()
+                self._warn_modified(catalogue, state)
+                plan = make_plan(
+                    catalogue.migrations,
+                    state.current,
+                    request,
+                    applied=None if state.applied is None else state.applied.keys(),
+                    allow_out_of_order=out_of_order,
+                )
+                for warning in plan.warnings:
+                    self._warn(warning)
+                if dry_run or not plan.steps:
+                    result = RunResult(plan, (), state.current, 0.0, fake=fake, dry_run=dry_run)
+                else:
+                    result = run_plan(plan, store, self.config, loader, self._progress,
+                                      fake=fake, guard=self._guard)
+                result = dataclasses.replace(result, store=store.describe(), catalogue=catalogue)
+        if not dry_run:
+            self._after_run(result)
+        return result
+
+    def _after_run(self, result: RunResult) -> None:
+        """conf.py's after_run(summary) hook, once at the end of a run that succeeded."""
+        hook = self.config.get("after_run")
+        if hook is None:
+            return
+        try:
+            hook(result)
+        except (Exception, SystemExit) as exc:
+            raise MigrationError(
+                f"the after_run hook in {self.config.path.name} failed: "
+                f"{type(exc).__name__}: {exc}",
+                f"Every migration of the run completed; the store holds version {result.version}.",
+                detail=user_traceback(exc),
+            ) from exc
+
+    # -- reading -----------------------------------------------------------------------
+
+    def status(self) -> Status:
+        with self._opened() as store:
+            catalogue, _ = self._discover()
+            state = store.read_state()
+            rows = migration_states(catalogue.migrations, state)
+            return Status(store.describe(), state.current, tuple(rows), catalogue.skipped)
+
+    def current(self) -> int:
+        with self._opened() as store:
+            return store.read_state().current
+
+    def history(self, limit: int | None = None) -> list[LogEntry]:
+        """The SQL store's log, newest first. PlanError for stores that keep none."""
+        with self._opened() as store:
+            entries = store.read_log(limit)
+            if entries is None:
+                raise PlanError(
+                    f"history needs a SQL store; {store.describe()} keeps only the current version",
+                    "Use DATABASE or get_connection() in conf.py to keep a history.",
+                )
+            return entries
+
+    def check(self, status: Status | None = None) -> list[Problem]:
+        """Everything that is not applied and right: empty when all is well. Pass a
+        ``status`` just read to check it rather than read the store again."""
+        status = status or self.status()
+        return problems(status.migrations, [p.name for p in status.skipped])
+
+    def describe_store(self) -> str:
+        """The store conf.py names, in words, without opening it."""
+        with self._opened() as store:
+            return store.describe()
+
+    # -- operating ---------------------------------------------------------------------
+
+    def unlock(self) -> str:
+        """Break the lock by hand; says whose it was."""
+        with self._opened() as store:
+            return lock_for(self.config, store).break_lock()
+
+    def new(self, description: str, *, timestamp: bool | None = None) -> Path:
+        """Write the next migration file; returns its path."""
+        catalogue, _ = self._discover()
+        return authoring.new_migration(
+            self.config, catalogue.folder.path, catalogue.migrations, description,
+            timestamp=timestamp,
+        )
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _opened(self) -> Iterator[VersionStore]:
+        store = open_store(self.config)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def _discover(self) -> tuple[Catalogue, MigrationLoader]:
+        folder = locate_migrations(self.config, self._cwd)
+        loader = MigrationLoader(folder)
+        catalogue = discover(folder, loader, exclude=[self.config.path])
+        for path in catalogue.skipped:
+            self._warn(f"skipped {path}: it has no `version`, so it is not a migration")
+        return catalogue, loader
+
+    def _warn_modified(self, catalogue: Catalogue, state: StoreState) -> None:
+        for row in migration_states(catalogue.migrations, state):
+            if row.state == MODIFIED and row.migration is not None:
+                self._warn(
+                    f"migration {row.version} ({row.migration.path}) has changed since it was "
+                    "applied (its checksum differs)"
+                )
+

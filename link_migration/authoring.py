@@ -1,0 +1,155 @@
+"""``new``: writes the next migration file from a template. Never overwrites a file."""
+from __future__ import annotations
+
+import ast
+import os
+import re
+import string
+import unicodedata
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .config import Config
+from .discovery import Migration
+from .errors import ConfigError, DiscoveryError
+
+SEQUENTIAL = "sequential"
+TIMESTAMP = "timestamp"
+
+DEFAULT_TEMPLATE = '''\
+"""$description"""
+
+version = $version
+
+
+def up(context):
+    """Apply: $description"""
+    pass
+
+
+def down(context):
+    """Undo: $description"""
+    pass
+'''
+
+
+def slug(description: str) -> str:
+    """ASCII, lower case, words joined by underscores: "Add users table!" -> add_users_table."""
+    ascii_text = unicodedata.normalize("NFKD", description).encode("ascii", "ignore").decode()
+    words = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
+    return words[:60].rstrip("_") or "migration"
+
+
+def new_migration(
+    config: Config,
+    folder: Path,
+    migrations: Sequence[Migration],
+    description: str,
+    *,
+    timestamp: bool | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+) -> Path:
+    """Write the next migration into ``folder`` and return its path.
+
+    The version is the highest known + 1 (file ``0008_add_users.py``), or a UTC timestamp
+    (``20261125193000_add_users.py``) with ``timestamp`` or conf.py's
+    ``VERSION_SCHEME = "timestamp"``. conf.py may name its own ``MIGRATION_TEMPLATE`` file, with
+    ``$description`` and ``$version`` placeholders.
+    """
+    description = " ".join(description.split())
+    if not description:
+        raise ConfigError("new needs a description", 'For example: link-migration new "add users table"')
+    if timestamp is None:
+        timestamp = _scheme(config) == TIMESTAMP
+    if timestamp:
+        version = int(now().strftime("%Y%m%d%H%M%S"))
+        name = f"{version}_{slug(description)}.py"
+    else:
+        version = max((m.version for m in migrations), default=0) + 1
+        name = f"{version:04d}_{slug(description)}.py"
+    clash = next((m for m in migrations if m.version == version), None)
+    if clash is not None:
+        raise DiscoveryError(
+            f"version {version} is taken by {clash.path}",
+            "Wait a second for the next timestamp, or use the sequential scheme.",
+        )
+    if timestamp and any(m.version > version for m in migrations):
+        newest = max(m.version for m in migrations)
+        raise DiscoveryError(
+            f"the timestamp {version} is below the highest version, {newest}: the new migration "
+            "would be out of order",
+            "Mixing schemes does not work: use the sequential scheme here (drop --timestamp).",
+        )
+    text = _render(config, description, version)
+    path = folder / name
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise DiscoveryError(f"{path} exists already", "Nothing was written; choose another description.") from None
+    except OSError as exc:
+        raise DiscoveryError(f"cannot write {path}: {exc.strerror or exc}", "Check the folder's permissions.") from None
+    return path
+
+
+def _scheme(config: Config) -> str:
+    scheme = config.get("VERSION_SCHEME", SEQUENTIAL)
+    if scheme not in (SEQUENTIAL, TIMESTAMP):
+        raise ConfigError(
+            f"VERSION_SCHEME in {config.path} is {scheme!r}",
+            f"Use {SEQUENTIAL!r} (the default) or {TIMESTAMP!r}.",
+        )
+    return scheme
+
+
+def _render(config: Config, description: str, version: int) -> str:
+    template = DEFAULT_TEMPLATE
+    template_setting = config.get("MIGRATION_TEMPLATE")
+    if template_setting is not None:
+        if not isinstance(template_setting, (str, os.PathLike)):
+            raise ConfigError(
+                f"MIGRATION_TEMPLATE in {config.path} is {template_setting!r}; it must be a file path",
+                "Point it at a template file, relative to conf.py's folder.",
+            )
+        template_path = config.folder / Path(os.fspath(template_setting))
+        try:
+            template = template_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read MIGRATION_TEMPLATE {template_path}: {exc.strerror or exc}",
+                "Check the path in conf.py.",
+            ) from None
+    # Docstrings hold the description: keep it from closing them early.
+    safe_description = description.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    try:
+        text = string.Template(template).substitute(description=safe_description, version=version)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(
+            f"the migration template {template_setting or 'built in'} has a bad placeholder: {exc}",
+            "Use $description and $version (write $$ for a dollar sign).",
+        ) from None
+    _check_rendered(text, version, template_setting)
+    return text
+
+
+def _check_rendered(text: str, version: int, template: object) -> None:
+    """The new file must be a migration link-migration will find, with this version."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        raise ConfigError(
+            f"the migration template {template} gives invalid Python (line {exc.lineno}: {exc.msg})",
+            "Fix the template.",
+        ) from None
+    found = [
+        node for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "version" for t in node.targets)
+        and isinstance(node.value, ast.Constant) and node.value.value == version
+    ]
+    if not found:
+        raise ConfigError(
+            f"the migration template {template} does not set version = $version",
+            "Add the line: version = $version",
+        )

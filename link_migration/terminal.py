@@ -1,0 +1,172 @@
+"""What the command line prints where: quiet and verbose modes, colour, and progress."""
+from __future__ import annotations
+
+import io
+import os
+from typing import Mapping, TextIO
+
+from . import report
+from .plan import Plan, Step
+
+PROG = "link-migration"
+
+_COLOURS = {
+    "up": "32",  # green
+    "down": "33",  # yellow
+    "applied": "32",
+    "pending": "33",
+    "missing": "31",  # red
+    "modified": "31",
+    "out_of_order": "31",
+    "error": "1;31",
+    "warning": "33",
+    "summary": "1",  # bold
+    "dim": "2",
+}
+
+
+def wants_colour(choice: str, stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """Colour only on a terminal, never with NO_COLOR set, unless ``--color always``."""
+    if choice == "always":
+        return True
+    if choice == "never" or environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class Output:
+    """stdout for results and progress, stderr for warnings and errors, as the options say."""
+
+    def __init__(
+        self,
+        stdout: TextIO,
+        stderr: TextIO,
+        *,
+        quiet: bool = False,
+        verbose: bool = False,
+        colour: str = "auto",
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.quiet = quiet
+        self.verbose = verbose
+        self._colour_out = wants_colour(colour, stdout, environ)
+        self._colour_err = wants_colour(colour, stderr, environ)
+
+    def paint(self, text: str, role: str, *, err: bool = False) -> str:
+        code = _COLOURS.get(role)
+        if not code or not (self._colour_err if err else self._colour_out):
+            return text
+        return f"\033[{code}m{text}\033[0m"
+
+    def result(self, text: str) -> None:
+        """A command's answer (status table, current version, new file): shown even with -q,
+        since it is what was asked for."""
+        print(text, file=self.stdout, flush=True)
+
+    def progress(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.stdout, flush=True)
+
+    def detail(self, text: str) -> None:
+        if self.verbose and not self.quiet:
+            print(self.paint(text, "dim"), file=self.stdout, flush=True)
+
+    def say(self, text: str) -> None:
+        """A notice on stderr that is neither warning nor error (waiting for a lock)."""
+        if not self.quiet:
+            print(f"{PROG}: {text}", file=self.stderr, flush=True)
+
+    def warn(self, text: str) -> None:
+        if not self.quiet:
+            print(f"{PROG}: {self.paint('warning', 'warning', err=True)}: {text}",
+                  file=self.stderr, flush=True)
+
+    def error(self, message: str, detail: str = "", hint: str = "") -> None:
+        print(f"{PROG}: {self.paint('error', 'error', err=True)}: {message}", file=self.stderr)
+        if detail:
+            print(detail.rstrip("\n"), file=self.stderr)
+        if hint:
+            print(hint, file=self.stderr)
+        self.stderr.flush()
+
+
+class PrintedProgress:
+    """Prints each step as it starts and ends, and indents what the migration prints."""
+
+    def __init__(self, output: Output, *, fake: bool) -> None:
+        self._output = output
+        self._fake = fake
+        self._stream: _IndentedStream | io.StringIO = (
+            io.StringIO() if output.quiet else _IndentedStream(output.stdout, report.INDENT)
+        )
+
+    def run_started(self, plan: Plan, store: str) -> None:
+        self._output.progress(report.plan_header(plan, store, fake=self._fake))
+
+    def step_started(self, index: int, total: int, step: Step) -> None:
+        line = report.step_line(index, total, step, fake=self._fake)
+        direction = f"{'fake ' if self._fake else ''}{step.direction}"
+        prefix = f"[{index}/{total}] "
+        painted = prefix + self._output.paint(direction, step.direction) + line[len(prefix) + len(direction):]
+        self._output.progress(painted)
+
+    def step_finished(self, index: int, total: int, step: Step, seconds: float) -> None:
+        self.close()
+        self._output.progress(self._output.paint(report.step_done(seconds), "dim"))
+
+    def migration_output(self) -> TextIO:
+        return self._stream  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """End a line a migration left open, before anything else is printed."""
+        if isinstance(self._stream, _IndentedStream):
+            self._stream.end_line()
+
+
+class _IndentedStream(io.TextIOBase):
+    """A write-through stream that indents every line a migration prints.
+
+    Anything else a migration asks of sys.stdout (fileno() for a subprocess, encoding, buffer)
+    is the real stream's: output written that way is not indented, but it works.
+    """
+
+    def __init__(self, target: TextIO, indent: str) -> None:
+        self._target = target
+        self._indent = indent
+        self._at_line_start = True
+
+    def write(self, text: str) -> int:
+        for piece in text.splitlines(keepends=True):
+            if self._at_line_start:
+                self._target.write(self._indent)
+            self._target.write(piece)
+            self._at_line_start = piece.endswith(("\n", "\r"))
+        return len(text)
+
+    def end_line(self) -> None:
+        if not self._at_line_start:
+            self._target.write("\n")
+            self._at_line_start = True
+        self._target.flush()
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._target.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self._target, "encoding", "utf-8")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._target, name)
