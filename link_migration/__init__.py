@@ -1,12 +1,20 @@
-"""link-migration: a small, generic tool for schema and data migrations."""
+"""link-migration: a small, generic tool for schema and data migrations.
+
+    from link_migration import Migrator
+    Migrator.from_config("conf.py").upgrade()
+"""
 from __future__ import annotations
+
+from typing import Any
 
 from .errors import (
     ConfigError,
     DiscoveryError,
     LinkMigrationError,
+    LockTimeout,
     MigrationError,
     PlanError,
+    RunInterrupted,
     StoreError,
 )
 
@@ -16,8 +24,20 @@ __all__ = [
     "ConfigError",
     "DiscoveryError",
     "LinkMigrationError",
+    "LockTimeout",
     "MigrationError",
+    "Migrator",
     "PlanError",
+    "RunInterrupted",
     "StoreError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use, so that `link-migration --help` loads none of the machinery.
+    if name == "Migrator":
+        from .api import Migrator
+
+        return Migrator
+    raise AttributeError(f"module 'link_migration' has no attribute {name!r}")
