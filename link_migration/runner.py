@@ -229,8 +229,10 @@ def _takes_context(function: Callable[..., object], path: Path, name: str) -> bo
         if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
     ]
     if len(required) > 1 or any(p.kind == p.KEYWORD_ONLY for p in required):
+        code = getattr(function, "__code__", None)
+        where = f"{code.co_filename}, line {code.co_firstlineno}" if code else str(path)
         raise DiscoveryError(
-            f"{path}: {name}{signature} needs {len(required)} arguments",
+            f"{where}: {name}{signature} needs {len(required)} arguments",
             f"{name}() may take no argument, or one: the migration context.",
         )
     accepts_varargs = any(p.kind == p.VAR_POSITIONAL for p in signature.parameters.values())
