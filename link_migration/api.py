@@ -132,7 +132,7 @@ class Migrator:
                     result = run_plan(plan, store, self.config, loader, self._progress,
                                       fake=fake, guard=self._guard)
                 result = dataclasses.replace(result, store=store.describe(), catalogue=catalogue)
-        if not dry_run:
+        if not dry_run and not fake:
             self._after_run(result)
         return result
 

@@ -34,9 +34,17 @@ def down(context):
 '''
 
 
+# Letters that Unicode does not decompose into an ASCII letter and an accent.
+_TRANSLITERATION = str.maketrans({
+    "ß": "ss", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o",
+    "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Þ": "Th", "þ": "th", "ı": "i",
+})
+
+
 def slug(description: str) -> str:
     """ASCII, lower case, words joined by underscores: "Add users table!" -> add_users_table."""
-    ascii_text = unicodedata.normalize("NFKD", description).encode("ascii", "ignore").decode()
+    decomposed = unicodedata.normalize("NFKD", description.translate(_TRANSLITERATION))
+    ascii_text = decomposed.encode("ascii", "ignore").decode()
     words = re.sub(r"[^a-z0-9]+", "_", ascii_text.lower()).strip("_")
     return words[:60].rstrip("_") or "migration"
 
@@ -120,8 +128,8 @@ def _render(config: Config, description: str, version: int) -> str:
                 f"cannot read MIGRATION_TEMPLATE {template_path}: {exc.strerror or exc}",
                 "Check the path in conf.py.",
             ) from None
-    # Docstrings hold the description: keep it from closing them early.
-    safe_description = description.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    # Docstrings hold the description: escape what could end them early.
+    safe_description = description.replace("\\", "\\\\").replace('"', '\\"')
     try:
         text = string.Template(template).substitute(description=safe_description, version=version)
     except (KeyError, ValueError) as exc:
@@ -129,7 +137,7 @@ def _render(config: Config, description: str, version: int) -> str:
             f"the migration template {template_setting or 'built in'} has a bad placeholder: {exc}",
             "Use $description and $version (write $$ for a dollar sign).",
         ) from None
-    _check_rendered(text, version, template_setting)
+    _check_rendered(text, version, template_setting or "built in")
     return text
 
 

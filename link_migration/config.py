@@ -12,6 +12,7 @@ from .errors import ConfigError
 from .importer import import_dotted, import_file, private_module_name
 
 CONFIG_ENV = "LINK_MIGRATION_CONFIG"
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,17 @@ class Config:
         return self.path.parent
 
     def get(self, name: str, default: Any = None) -> Any:
-        return getattr(self.module, name, default)
+        """conf.py's setting ``name``; a module ``__getattr__`` that fails is conf.py's error."""
+        try:
+            return getattr(self.module, name, default)
+        except Exception as exc:
+            raise ConfigError(
+                f"reading {name} from {self.path} raised {type(exc).__name__}: {exc}",
+                "Fix conf.py's module-level __getattr__.",
+            ) from None
 
     def has(self, name: str) -> bool:
-        return hasattr(self.module, name)
+        return self.get(name, _ABSENT) is not _ABSENT
 
 
 def load_config(spec: str | None, cwd: Path, environ: Mapping[str, str]) -> Config:
