@@ -222,3 +222,50 @@ def test_lock_row_of_a_dead_process_on_this_host_is_broken_with_a_warning(tmp_pa
     assert result.returncode == 0, result.stderr
     assert "warning: broke the lock of ghost@" in result.stderr
     assert _current(root) == "2"
+
+
+def _user_lock_project(project, answer: str) -> Path:
+    calls = project.root / "lock_calls.txt"
+    project.write_conf(
+        'VERSION_FILE = "version.txt"\n'
+        "def acquire_lock():\n"
+        f"    open({str(calls)!r}, 'a').write('acquire\\n')\n"
+        f"    return {answer}\n"
+        "def release_lock():\n"
+        f"    open({str(calls)!r}, 'a').write('release\\n')\n"
+    )
+    project.add_migration(1)
+    return calls
+
+
+def test_conf_py_lock_is_used_and_released(project):
+    calls = _user_lock_project(project, "True")
+    result = project.run()
+    assert result.status == 0, result.err
+    assert calls.read_text().splitlines() == ["acquire", "release"]
+    assert not (project.root / ".link-migration.lock").exists()  # conf.py's lock replaces ours
+
+
+def test_conf_py_lock_that_says_no_times_out_with_status_3(project):
+    calls = _user_lock_project(project, "False")
+    result = project.run("--lock-timeout", "0.3")
+    assert result.status == 3
+    assert "acquire_lock() in conf.py" in result.err
+    assert project.log() == []
+    assert "release" not in calls.read_text()
+    assert calls.read_text().count("acquire") >= 2  # it was asked again while waiting
+
+
+def test_file_store_lock_makes_a_second_runner_wait(tmp_path):
+    root = tmp_path / "app"
+    _write_project(root, "file", 1, sleep=1.0)
+    first = _start(root)
+    deadline = time.monotonic() + 30
+    while not (root / "runs.log").exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    second = _run(root, "--lock-timeout", "0.2")
+    assert second.returncode == 3
+    assert "waiting for the lock on file" in second.stderr
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
