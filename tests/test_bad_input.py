@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import socket
 import sqlite3
-import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +26,6 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-import link_migration
 
 # ---------------------------------------------------------------- helpers for setups
 
@@ -337,21 +333,21 @@ def lock_held(project):
 
 
 def database_read_only(project):
-    """An existing app.db (migration 1 applied), migration 2 pending, the db 0444 in a 0555
-    folder outside tmp_path (which nobody cannot enter)."""
-    folder = Path(tempfile.mkdtemp(prefix="lm-bad-input-"))
-    project.cleanups.append(lambda: (os.chmod(folder, 0o755), shutil.rmtree(folder)))
-    os.chmod(folder, 0o755)
-    project.root = folder
-    project.conf = folder / "conf.py"
-    project.migrations = folder
-    project.log_path = folder / "log.txt"
-    project.database = folder / "app.db"
-    write(project.conf, SQLITE_STORE)  # MIGRATIONS_DIR: conf.py's own folder
+    """An existing app.db (migration 1 applied) that cannot be written, migration 2 pending.
+
+    File modes do not stop root, so as root the file is made immutable (chattr +i), which
+    does; otherwise it is made 0444 in a 0555 folder."""
+    sqlite_project(project)
     applied(project, 1)
     project.add_migration(2)
-    os.chmod(project.database, 0o444)
-    os.chmod(folder, 0o555)
+    if os.geteuid() == 0:
+        done = subprocess.run(["chattr", "+i", str(project.database)], capture_output=True, text=True)
+        assert done.returncode == 0, f"chattr +i failed, so root could write the file: {done.stderr}"
+        project.cleanups.append(lambda: subprocess.run(["chattr", "-i", str(project.database)]))
+    else:
+        os.chmod(project.database, 0o444)
+        os.chmod(project.root, 0o555)
+        project.cleanups.append(lambda: os.chmod(project.root, 0o755))
 
 
 CASES = [
@@ -430,7 +426,7 @@ CASES = [
     Case("database-folder-missing", database_folder_missing,
          fragments=("DATABASE", "{root}/no_such_folder")),
     Case("database-not-sqlite", database_not_sqlite, fragments=("DATABASE {database}", "not a SQLite database")),
-    Case("database-read-only", database_read_only, runner="readonly", fragments=("{database}", "readonly")),
+    Case("database-read-only", database_read_only, fragments=("{database}", "readonly")),
     Case("database-history-table-unexpected-columns", database_history_columns,
          fragments=("{database}", "link_migration_history", "(id, name)")),
     Case("lock-held-past-timeout", lock_held, argv=("--lock-timeout", "0.2"), status=3,
@@ -484,39 +480,12 @@ class Outcome:
     err: str
 
 
-def world_can_run(path: str) -> bool:
-    """Whether a user other than the owner can execute ``path``: every folder on the way
-    searchable by others, the file executable by others."""
-    real = Path(os.path.realpath(path))
-    if not os.stat(real).st_mode & stat.S_IXOTH:
-        return False
-    return all(os.stat(folder).st_mode & stat.S_IXOTH for folder in real.parents)
-
-
-def python_for_nobody() -> tuple[str, dict[str, str]]:
-    """sys.executable when nobody may run it; else the same Python version from the system,
-    with link_migration's source folder on PYTHONPATH. Fails (never skips) when there is none."""
-    if world_can_run(sys.executable):
-        return sys.executable, {}
-    name = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    fallback = shutil.which(name, path="/usr/local/bin:/usr/bin:/bin")
-    assert fallback and world_can_run(fallback), (
-        f"nobody cannot run {sys.executable} (or its target) and there is no {name} it can run"
-    )
-    return fallback, {"PYTHONPATH": str(Path(link_migration.__file__).parent.parent)}
-
-
-def run_subprocess(project, argv: list[str], *, as_nobody: bool) -> Outcome:
+def run_subprocess(project, argv: list[str]) -> Outcome:
     env = {k: v for k, v in os.environ.items() if k != "LINK_MIGRATION_CONFIG"}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    python, extra, user = sys.executable, {}, None
-    if as_nobody:
-        python, extra = python_for_nobody()
-        user = 65534
-    env.update(extra)
     done = subprocess.run(
-        [python, "-m", "link_migration", *argv],
-        cwd=project.root, env=env, user=user, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "link_migration", *argv],
+        cwd=project.root, env=env, capture_output=True, text=True, timeout=60,
     )
     return Outcome(done.returncode, done.stdout, done.stderr)
 
@@ -524,9 +493,7 @@ def run_subprocess(project, argv: list[str], *, as_nobody: bool) -> Outcome:
 def run(project, case: Case, argv: list[str]) -> Outcome:
     full = (["-c", str(project.conf)] if case.conf else []) + argv
     if case.runner == "subprocess":
-        return run_subprocess(project, full, as_nobody=False)
-    if case.runner == "readonly" and os.geteuid() == 0:
-        return run_subprocess(project, full, as_nobody=True)  # root ignores file modes
+        return run_subprocess(project, full)
     result = project.run(*full, conf=False)
     return Outcome(result.status, result.out, result.err)
 

@@ -4,7 +4,6 @@ These are the only tests that sleep: they race and kill real processes.
 """
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sqlite3
