@@ -1,0 +1,200 @@
+"""Benchmarks for link-migration: whole-process CLI runs against the floors they sit on.
+
+    python bench/run.py                      # N = 10, 100, 1000, 5000, 10000; 3 repeats
+    python bench/run.py --sizes 10,1000 --repeat 5 --markdown bench/results.md
+
+Standard library only. For each N it writes a project of N linear migrations (each creates one
+SQLite table on the way up and drops it on the way down; on the file store they do nothing, so
+that the tool's own cost shows), runs the commands in fresh processes, and reports the median
+wall time and the child's peak memory. In the same run it measures the floors: `python -c pass`,
+`python -c "import sqlite3, argparse"`, and a plain sqlite3 loop doing the same DDL with one
+commit per migration. Ratios to those floors are what the targets are stated in, so the figures
+carry over between machines better than seconds do.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SQLITE_LOOP = """
+import sqlite3, sys
+count, action, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+connection = sqlite3.connect(path, isolation_level=None)
+for version in (range(1, count + 1) if action == "up" else range(count, 0, -1)):
+    connection.execute("BEGIN")
+    if action == "up":
+        connection.execute(f"CREATE TABLE t{version} (x INTEGER)")
+    else:
+        connection.execute(f"DROP TABLE t{version}")
+    connection.execute("COMMIT")
+connection.close()
+"""
+
+
+@dataclass
+class Measure:
+    seconds: list[float] = field(default_factory=list)
+    peak_kib: list[int] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def peak_mib(self) -> float:
+        return max(self.peak_kib) / 1024
+
+
+def timed(argv: list[str], cwd: Path, measure: Measure, expect: int = 0) -> None:
+    """Run ``argv`` once, adding its wall time and peak memory (max RSS) to ``measure``."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") else status >> 8
+    error = process.stderr.read().decode() if process.stderr else ""
+    if process.stderr:
+        process.stderr.close()
+    if process.returncode != expect:
+        raise SystemExit(f"bench: {' '.join(argv)} exited {process.returncode}:\n{error}")
+    measure.seconds.append(elapsed)
+    measure.peak_kib.append(usage.ru_maxrss)
+
+
+def write_project(root: Path, count: int, store: str) -> None:
+    root.mkdir(parents=True)
+    conf = 'DATABASE = "app.db"\n' if store == "sqlite" else 'VERSION_FILE = "version.txt"\n'
+    (root / "conf.py").write_text('MIGRATIONS_DIR = "migrations"\n' + conf)
+    folder = root / "migrations"
+    folder.mkdir()
+    for version in range(1, count + 1):
+        if store == "sqlite":
+            body = (
+                f"def up(context):\n    context.execute('CREATE TABLE t{version} (x INTEGER)')\n\n\n"
+                f"def down(context):\n    context.execute('DROP TABLE t{version}')\n"
+            )
+        else:
+            body = "def up(context):\n    pass\n\n\ndef down(context):\n    pass\n"
+        (folder / f"{version:05d}_create_t{version}.py").write_text(
+            f'"""Create table t{version}."""\n\nversion = {version}\n\n\n{body}'
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="10,100,1000,5000,10000",
+                        help="comma-separated numbers of migrations (default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measure (default: 3)")
+    parser.add_argument("--stores", default="sqlite,file", help="sqlite, file or both")
+    parser.add_argument("--markdown", type=Path, help="also write the tables as Markdown here")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.sizes.split(",")]
+    stores = args.stores.split(",")
+    python = sys.executable
+    tool = [python, "-m", "link_migration"]
+    work = Path(tempfile.mkdtemp(prefix="link-migration-bench-"))
+    rows: list[tuple[str, str, int, Measure, str, float]] = []
+    floors: dict[str, Measure] = {}
+    try:
+        for name, argv in (
+            ("python -c pass", [python, "-c", "pass"]),
+            ("import sqlite3, argparse", [python, "-c", "import sqlite3, argparse"]),
+        ):
+            floors[name] = Measure()
+            for _ in range(max(args.repeat, 5)):
+                timed(argv, work, floors[name])
+        start_floor = floors["import sqlite3, argparse"].median
+        for label, argv in (("--help", tool + ["--help"]), ("--version", tool + ["--version"])):
+            measure = Measure()
+            for _ in range(max(args.repeat, 5)):
+                timed(argv, work, measure)
+            rows.append((label, "-", 0, measure, "import floor", measure.median / start_floor))
+        for count in sizes:
+            loop = {"up": Measure(), "down": Measure()}
+            for repeat in range(args.repeat):
+                database = work / f"loop-{count}-{repeat}.db"
+                loop_script = [python, "-c", SQLITE_LOOP, str(count)]
+                timed(loop_script + ["up", str(database)], work, loop["up"])
+                timed(loop_script + ["down", str(database)], work, loop["down"])
+            floors[f"sqlite3 loop up, N={count}"] = loop["up"]
+            floors[f"sqlite3 loop down, N={count}"] = loop["down"]
+            for store in stores:
+                root = work / f"{store}-{count}"
+                write_project(root, count, store)
+                measures = {name: Measure() for name in (
+                    "current (fresh)", "status (fresh)", "apply all", "up, nothing pending",
+                    "status (all applied)", "current (all applied)", "roll back all (--to 0)",
+                )}
+                for _ in range(args.repeat):
+                    timed(tool + ["current"], root, measures["current (fresh)"])
+                    timed(tool + ["status"], root, measures["status (fresh)"])
+                    timed(tool + ["-q"], root, measures["apply all"])
+                    timed(tool + ["-q"], root, measures["up, nothing pending"])
+                    timed(tool + ["status"], root, measures["status (all applied)"])
+                    timed(tool + ["current"], root, measures["current (all applied)"])
+                    timed(tool + ["-q", "--to", "0"], root, measures["roll back all (--to 0)"])
+                for name, measure in measures.items():
+                    if name == "apply all":
+                        floor, ratio = "sqlite3 loop up", measure.median / loop["up"].median
+                    elif name.startswith("roll back"):
+                        floor, ratio = "sqlite3 loop down", measure.median / loop["down"].median
+                    else:
+                        floor, ratio = "import floor", measure.median / start_floor
+                    rows.append((name, store, count, measure, floor, ratio))
+                shutil.rmtree(root)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    report = render(rows, floors, args.repeat)
+    print(report)
+    if args.markdown:
+        args.markdown.write_text(report + "\n")
+    return 0
+
+
+def render(rows: list, floors: dict[str, Measure], repeat: int) -> str:
+    machine = (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, SQLite {__import__('sqlite3').sqlite_version}"
+    )
+    base_peak = floors["python -c pass"].peak_mib
+    lines = [
+        f"Machine: {machine}. Medians of {repeat} runs (5 for floors and --help).",
+        "",
+        "| floor | median | peak memory |",
+        "|---|---:|---:|",
+    ]
+    for name, measure in floors.items():
+        lines.append(f"| {name} | {_seconds(measure.median)} | {measure.peak_mib:.1f} MiB |")
+    lines += [
+        "",
+        "| command | store | N | median | per migration | peak memory (above `python -c pass`) | ratio | to |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, store, count, measure, floor, ratio in rows:
+        per = _seconds(measure.median / count) if count else "-"
+        lines.append(
+            f"| {name} | {store} | {count or '-'} | {_seconds(measure.median)} | {per} | "
+            f"{measure.peak_mib - base_peak:+.1f} MiB | {ratio:.2f}x | {floor} |"
+        )
+    return "\n".join(lines)
+
+
+def _seconds(value: float) -> str:
+    if value < 0.001:
+        return f"{value * 1e6:.0f} µs"
+    if value < 1:
+        return f"{value * 1000:.1f} ms"
+    return f"{value:.2f} s"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
