@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 from .errors import (
     ConfigError,
@@ -17,6 +17,9 @@ from .errors import (
     RunInterrupted,
     StoreError,
 )
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

@@ -7,47 +7,42 @@
 
 Methods return result objects and print nothing; they raise the exceptions the command line
 maps to exit statuses (ConfigError, PlanError, MigrationError, LockTimeout, ...).
+
+Only what every call needs is imported here; each method imports the rest, so that
+``link-migration current`` costs little more than Python's own start-up (see bench/).
 """
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
-from . import authoring
-from .config import Config, load_config
-from .discovery import Catalogue, MigrationLoader, discover, locate_migrations
+from .config import DEFAULT_LOCK_TIMEOUT, Config, load_config
 from .errors import MigrationError, PlanError
-from .lock import DEFAULT_TIMEOUT, held, lock_for
-from .plan import DOWN, UP, Request, make_plan
-from .runner import Progress, RunResult, SilentProgress, run_plan, user_traceback
-from .signals import SignalGuard
-from .state import (
-    MODIFIED,
-    LogEntry,
-    MigrationState,
-    Problem,
-    StoreState,
-    migration_states,
-    problems,
-)
-from .stores import VersionStore, open_store
+from .stores import open_store
 
-_log = logging.getLogger("link_migration")
+if TYPE_CHECKING:
+    from typing import Callable, Iterator
+
+    from .discovery import Catalogue, MigrationLoader
+    from .plan import Request
+    from .runner import Progress, RunResult
+    from .signals import SignalGuard
+    from .state import LogEntry, Problem, Status, StoreState
+    from .stores.base import VersionStore
 
 
-@dataclass(frozen=True)
-class Status:
-    """The store, its current version, and every migration's state."""
+def _log_warning(message: str) -> None:
+    import logging
 
-    store: str
-    current: int
-    migrations: tuple[MigrationState, ...]
-    skipped: tuple[Path, ...] = ()
+    logging.getLogger("link_migration").warning("%s", message)
+
+
+def _log_info(message: str) -> None:
+    import logging
+
+    logging.getLogger("link_migration").info("%s", message)
 
 
 class Migrator:
@@ -60,15 +55,15 @@ class Migrator:
         cwd: Path | None = None,
         progress: Progress | None = None,
         warn: Callable[[str], None] | None = None,
-        lock_timeout: float = DEFAULT_TIMEOUT,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         on_lock_wait: Callable[[str], None] | None = None,
         guard: SignalGuard | None = None,
     ) -> None:
         self.config = config
         self._cwd = cwd or Path.cwd()
-        self._progress = progress or SilentProgress()
-        self._warn = warn or _log.warning
-        self._on_lock_wait = on_lock_wait or _log.info
+        self._progress = progress
+        self._warn = warn or _log_warning
+        self._on_lock_wait = on_lock_wait or _log_info
         self._lock_timeout = lock_timeout
         self._guard = guard
 
@@ -84,14 +79,20 @@ class Migrator:
 
     def upgrade(self, steps: int | None = None, **options: bool) -> RunResult:
         """Apply every pending migration, or the next ``steps``."""
+        from .plan import UP, Request
+
         return self.run(Request(UP, count=steps), **options)
 
     def downgrade(self, steps: int = 1, **options: bool) -> RunResult:
         """Roll back the last ``steps`` applied migrations."""
+        from .plan import DOWN, Request
+
         return self.run(Request(DOWN, count=steps), **options)
 
     def migrate_to(self, version: int, **options: bool) -> RunResult:
         """Go up or down to exactly ``version`` (0: roll everything back)."""
+        from .plan import Request
+
         return self.run(Request("to", target=version), **options)
 
     def run(
@@ -106,6 +107,12 @@ class Migrator:
 
         A dry run takes no lock and returns the plan with nothing completed.
         """
+        import dataclasses
+
+        from .lock import held, lock_for
+        from .plan import make_plan
+        from .runner import RunResult, SilentProgress, run_plan
+
         with self._opened() as store:
             catalogue, loader = self._discover()
             exclusive = contextlib.nullcontext() if dry_run else held(
@@ -129,8 +136,9 @@ class Migrator:
                 if dry_run or not plan.steps:
                     result = RunResult(plan, (), state.current, 0.0, fake=fake, dry_run=dry_run)
                 else:
-                    result = run_plan(plan, store, self.config, loader, self._progress,
-                                      fake=fake, guard=self._guard)
+                    result = run_plan(plan, store, self.config, loader,
+                                      self._progress or SilentProgress(), fake=fake,
+                                      guard=self._guard)
                 result = dataclasses.replace(result, store=store.describe(), catalogue=catalogue)
         if not dry_run and not fake:
             self._after_run(result)
@@ -141,6 +149,8 @@ class Migrator:
         hook = self.config.get("after_run")
         if hook is None:
             return
+        from .runner import user_traceback
+
         try:
             hook(result)
         except (Exception, SystemExit) as exc:
@@ -154,6 +164,9 @@ class Migrator:
     # -- reading -----------------------------------------------------------------------
 
     def status(self) -> Status:
+        """The store, its current version, and every migration's state."""
+        from .state import Status, migration_states
+
         with self._opened() as store:
             catalogue, _ = self._discover()
             state = store.read_state()
@@ -162,7 +175,7 @@ class Migrator:
 
     def current(self) -> int:
         with self._opened() as store:
-            return store.read_state().current
+            return store.read_current()
 
     def history(self, limit: int | None = None) -> list[LogEntry]:
         """The SQL store's log, newest first. PlanError for stores that keep none."""
@@ -178,6 +191,8 @@ class Migrator:
     def check(self, status: Status | None = None) -> list[Problem]:
         """Everything that is not applied and right: empty when all is well. Pass a
         ``status`` just read to check it rather than read the store again."""
+        from .state import problems
+
         status = status or self.status()
         return problems(status.migrations, [p.name for p in status.skipped])
 
@@ -190,11 +205,15 @@ class Migrator:
 
     def unlock(self) -> str:
         """Break the lock by hand; says whose it was."""
+        from .lock import lock_for
+
         with self._opened() as store:
             return lock_for(self.config, store).break_lock()
 
     def new(self, description: str, *, timestamp: bool | None = None) -> Path:
         """Write the next migration file; returns its path."""
+        from . import authoring
+
         catalogue, _ = self._discover()
         return authoring.new_migration(
             self.config, catalogue.folder.path, catalogue.migrations, description,
@@ -212,6 +231,8 @@ class Migrator:
             store.close()
 
     def _discover(self) -> tuple[Catalogue, MigrationLoader]:
+        from .discovery import MigrationLoader, discover, locate_migrations
+
         folder = locate_migrations(self.config, self._cwd)
         loader = MigrationLoader(folder)
         catalogue = discover(folder, loader, exclude=[self.config.path])
@@ -220,6 +241,8 @@ class Migrator:
         return catalogue, loader
 
     def _warn_modified(self, catalogue: Catalogue, state: StoreState) -> None:
+        from .state import MODIFIED, migration_states
+
         for row in migration_states(catalogue.migrations, state):
             if row.state == MODIFIED and row.migration is not None:
                 self._warn(

@@ -1,21 +1,28 @@
-"""The command line: a thin layer over the Migrator API that parses, prints and returns a status."""
+"""The command line: a thin layer over the Migrator API that parses, prints and returns a status.
+
+Handlers import what they use when they run: `--help`, `--version` and `current` must not pay
+for the machinery of a migration run (see bench/).
+"""
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-import traceback
 from pathlib import Path
-from typing import Sequence
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
-from . import __version__, report
-from .api import Migrator
-from .config import load_config
-from .errors import LinkMigrationError, UsageError
-from .lock import DEFAULT_TIMEOUT
-from .plan import DOWN, UP, Plan, Request
-from .signals import Interrupted, SignalGuard
-from .terminal import PROG, Output, PrintedProgress
+from . import __version__
+from .config import DEFAULT_LOCK_TIMEOUT as DEFAULT_TIMEOUT
+from .errors import Interrupted, LinkMigrationError, UsageError
+from .terminal import PROG, Output
+
+if TYPE_CHECKING:
+    from typing import Sequence
+
+    from .api import Migrator
+    from .plan import Plan, Request
+    from .signals import SignalGuard
+    from .terminal import PrintedProgress
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
@@ -166,6 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.error("interrupted")
         return EXIT_INTERRUPTED
     except Exception as exc:
+        import traceback
+
         details = traceback.format_exc() if out.verbose else ""
         out.error(
             f"internal error: {type(exc).__name__}: {exc}",
@@ -178,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _migrator(args: argparse.Namespace, out: Output, guard: SignalGuard | None = None,
               progress: PrintedProgress | None = None) -> Migrator:
+    from .api import Migrator
+    from .config import load_config
+
     config = load_config(args.config, Path.cwd(), os.environ)
     out.detail(f"conf: {config.path}")
     return Migrator(
@@ -191,6 +203,10 @@ def _migrator(args: argparse.Namespace, out: Output, guard: SignalGuard | None =
 
 
 def _run(args: argparse.Namespace, out: Output) -> int:
+    from . import report
+    from .signals import SignalGuard
+    from .terminal import PrintedProgress
+
     progress = PrintedProgress(out, fake=args.fake)
     with SignalGuard(out.stderr) as guard:
         migrator = _migrator(args, out, guard, progress)
@@ -218,6 +234,8 @@ def _run(args: argparse.Namespace, out: Output) -> int:
 
 
 def _status(args: argparse.Namespace, out: Output) -> int:
+    from . import report
+
     status = _migrator(args, out).status()
     if args.json:
         out.result(report.status_json(status.migrations, status.current, status.store))
@@ -233,6 +251,8 @@ def _current(args: argparse.Namespace, out: Output) -> int:
 
 
 def _history(args: argparse.Namespace, out: Output) -> int:
+    from . import report
+
     migrator = _migrator(args, out)
     entries = migrator.history(args.limit)
     store = migrator.describe_store()
@@ -250,6 +270,8 @@ def _new(args: argparse.Namespace, out: Output) -> int:
 
 
 def _check(args: argparse.Namespace, out: Output) -> int:
+    from . import report
+
     migrator = _migrator(args, out)
     status = migrator.status()
     found = migrator.check(status)
@@ -268,6 +290,8 @@ def _unlock(args: argparse.Namespace, out: Output) -> int:
 
 
 def _request(args: argparse.Namespace) -> Request:
+    from .plan import DOWN, UP, Request
+
     if args.to is not None:
         return Request("to", target=args.to)
     if args.down is not None:
@@ -276,6 +300,8 @@ def _request(args: argparse.Namespace) -> Request:
 
 
 def _print_dry_run(plan: Plan, out: Output) -> None:
+    from . import report
+
     total = len(plan.steps)
     for index, step in enumerate(plan.steps, start=1):
         out.progress(report.step_line(index, total, step))

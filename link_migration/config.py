@@ -3,24 +3,33 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Mapping
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
+
+if TYPE_CHECKING:
+    from typing import Any, Mapping
 
 from .errors import ConfigError
 from .importer import import_dotted, import_file, private_module_name
 
 CONFIG_ENV = "LINK_MIGRATION_CONFIG"
+DEFAULT_LOCK_TIMEOUT = 60.0
 _ABSENT = object()
 
 
-@dataclass(frozen=True)
 class Config:
-    """A loaded conf module and the file it came from."""
+    """A loaded conf module and the file it came from.
 
-    module: ModuleType
-    path: Path
+    A plain class rather than a dataclass: dataclasses imports inspect, and every command,
+    `current` included, loads a Config.
+    """
+
+    __slots__ = ("module", "path")
+
+    def __init__(self, module: ModuleType, path: Path) -> None:
+        self.module = module
+        self.path = path
 
     @property
     def folder(self) -> Path:

@@ -46,6 +46,17 @@ class LockTimeout(LinkMigrationError):
     exit_code = 3
 
 
+class Interrupted(BaseException):
+    """Raised out of our signal handler: a BaseException, so that a migration's own
+    ``except Exception`` cannot swallow it."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
 class RunInterrupted(LinkMigrationError):
     """SIGINT or SIGTERM stopped the run; the status is 128 + the signal's number."""
 

@@ -5,13 +5,11 @@ exception at import time always gets the same clear message naming the file and 
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.util
 import re
 import sys
-import sysconfig
-import traceback
+import zlib
 from pathlib import Path
 from types import ModuleType
 
@@ -21,7 +19,7 @@ from .errors import LinkMigrationError
 def private_module_name(kind: str, path: Path) -> str:
     """A module name no real package uses, unique per file, so that a user's file called
     json.py or users.py shadows nothing."""
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    digest = f"{zlib.crc32(str(path).encode()):08x}"
     return f"_link_migration_{kind}_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
 
 
@@ -110,17 +108,22 @@ def user_location(exc: BaseException, path: Path | None = None) -> str:
     library and installed packages: an error that surfaces in pathlib should point at the line
     of conf.py that called it.
     """
+    import traceback  # only on error paths
+
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
     if path is not None:
         inside = [f for f in frames if Path(f.filename) == path]
         frames = inside or frames
-    own = [f for f in frames if not f.filename.startswith(_LIBRARY_FOLDERS)]
+    own = [f for f in frames if not f.filename.startswith(_library_folders())]
     chosen = (own or frames or [None])[-1]
     if chosen is None:
         return str(path) if path else "<unknown>"
     return f"{chosen.filename}, line {chosen.lineno}"
 
 
-_LIBRARY_FOLDERS = tuple(
-    sorted({sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")})
-) + (str(Path(__file__).resolve().parent),)
+def _library_folders() -> tuple[str, ...]:
+    import sysconfig  # only on error paths
+
+    paths = sysconfig.get_paths()
+    folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib")}
+    return tuple(sorted(folders)) + (str(Path(__file__).resolve().parent),)

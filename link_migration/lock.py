@@ -14,18 +14,19 @@ import socket
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from .config import Config
 from .errors import ConfigError, LockTimeout, StoreError
 from .importer import user_location
 from .state import LockHolder
-from .stores import VersionStore
 from .stores.base import who_am_i
 from .stores.sql import SqlStore
 
+if TYPE_CHECKING:
+    from .stores.base import VersionStore
+
 LOCK_FILE_NAME = ".link-migration.lock"
-DEFAULT_TIMEOUT = 60.0
 _POLL_SECONDS = (0.05, 0.25)
 
 

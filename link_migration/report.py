@@ -8,7 +8,7 @@ from .plan import DOWN, Plan, Step
 from .runner import RunResult
 from .state import LogEntry, MigrationState, Problem
 
-INDENT = "      "
+from .terminal import INDENT
 
 
 def plan_header(plan: Plan, store: str, *, dry_run: bool = False, fake: bool = False) -> str:

@@ -9,15 +9,17 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol, TextIO
+from typing import TYPE_CHECKING, Callable, Protocol, TextIO
 
 from .config import Config
 from .context import MigrationContext
 from .discovery import Catalogue, MigrationLoader
-from .errors import DiscoveryError, MigrationError, RunInterrupted, StoreError
+from .errors import DiscoveryError, Interrupted, MigrationError, RunInterrupted, StoreError
 from .plan import Plan, Step
-from .signals import Interrupted, SignalGuard
-from .stores import VersionStore
+from .signals import SignalGuard
+
+if TYPE_CHECKING:
+    from .stores.base import VersionStore
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 

@@ -13,14 +13,7 @@ import threading
 from types import FrameType
 from typing import Any, Iterator, TextIO
 
-
-class Interrupted(BaseException):
-    """Raised out of the signal handler. A BaseException, so that a migration's own
-    ``except Exception`` cannot swallow it."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+from .errors import Interrupted
 
 
 class SignalGuard:

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
-from .discovery import Migration
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Mapping, Sequence
+
+    from .discovery import Migration
 
 APPLIED = "applied"
 PENDING = "pending"
@@ -101,6 +105,16 @@ def migration_states(migrations: Sequence[Migration], store: StoreState) -> list
             state = APPLIED
         rows.append(MigrationState(version, state, migration, record))
     return rows
+
+
+@dataclass(frozen=True)
+class Status:
+    """What ``status`` shows: the store, its current version, and every migration's state."""
+
+    store: str
+    current: int
+    migrations: tuple[MigrationState, ...]
+    skipped: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Mapping, TextIO
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
-from . import report
-from .plan import Plan, Step
+if TYPE_CHECKING:
+    from typing import Mapping, TextIO
+
+    from .plan import Plan, Step
+
+INDENT = "      "  # under a step: what the migration prints, and its duration
 
 PROG = "link-migration"
 
@@ -100,13 +104,17 @@ class PrintedProgress:
         self._output = output
         self._fake = fake
         self._stream: _IndentedStream | io.StringIO = (
-            io.StringIO() if output.quiet else _IndentedStream(output.stdout, report.INDENT)
+            io.StringIO() if output.quiet else _IndentedStream(output.stdout, INDENT)
         )
 
     def run_started(self, plan: Plan, store: str) -> None:
+        from . import report
+
         self._output.progress(report.plan_header(plan, store, fake=self._fake))
 
     def step_started(self, index: int, total: int, step: Step) -> None:
+        from . import report
+
         line = report.step_line(index, total, step, fake=self._fake)
         direction = f"{'fake ' if self._fake else ''}{step.direction}"
         prefix = f"[{index}/{total}] "
@@ -114,6 +122,8 @@ class PrintedProgress:
         self._output.progress(painted)
 
     def step_finished(self, index: int, total: int, step: Step, seconds: float) -> None:
+        from . import report
+
         self.close()
         self._output.progress(self._output.paint(report.step_done(seconds), "dim"))
 

@@ -1,17 +1,14 @@
 """Version stores, and the choice among them that conf.py makes."""
 from __future__ import annotations
 
-import inspect
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
-from ..config import Config
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError
 from ..importer import user_location
-from ..errors import StoreError
-from .base import VersionStore, parse_version
+from .base import parse_version
 from .functions import FunctionStore
 from .sql import (
     DEFAULT_HISTORY_TABLE,
@@ -23,7 +20,13 @@ from .sql import (
 )
 from .textfile import TextFileStore
 
-__all__ = ["VersionStore", "open_store", "parse_version"]
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
+    from ..config import Config
+    from .base import VersionStore
+
+__all__ = ["open_store", "parse_version"]
 
 _HINT = (
     "Define one of: get_current_version() and set_current_version(version); "
@@ -75,6 +78,8 @@ def _user_function(config: Config, name: str, arguments: int) -> Callable[..., A
             f"{name} in {config.path} is {function!r}, not a function",
             f"Define it with def {name}(...).",
         )
+    import inspect  # not at start-up: it is one of the slowest modules to import
+
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):

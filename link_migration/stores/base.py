@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
-import socket
-from typing import TYPE_CHECKING, Any, ContextManager, Iterator, Protocol
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 from ..errors import StoreError
-from ..state import LogEntry, StoreState
 
 if TYPE_CHECKING:
+    # Types only: at run time `current` imports neither typing's machinery nor the state
+    # and plan modules (see bench/).
+    from typing import Any, ContextManager, Iterator, Protocol
+
     from ..plan import Step
+    from ..state import LogEntry, StoreState
+else:
+    Protocol = object
 
 
 class VersionStore(Protocol):
@@ -25,6 +29,10 @@ class VersionStore(Protocol):
         ...
 
     def read_state(self) -> StoreState:
+        ...
+
+    def read_current(self) -> int:
+        """Just the current version: cheaper than read_state() where the store can tell."""
         ...
 
     def applying(self, step: Step, *, transactional: bool, fake: bool) -> ContextManager[Any]:
@@ -53,7 +61,12 @@ class CurrentVersionStore:
         raise NotImplementedError
 
     def read_state(self) -> StoreState:
+        from ..state import StoreState
+
         return StoreState(self.read_version())
+
+    def read_current(self) -> int:
+        return self.read_version()
 
     @contextlib.contextmanager
     def applying(self, step: Step, *, transactional: bool, fake: bool) -> Iterator[None]:
@@ -93,6 +106,9 @@ def parse_version(value: object, source: str) -> int:
 
 def who_am_i() -> str:
     """``user@host``, for history rows and lock owners."""
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except Exception:  # no login name in some containers: getpass raises KeyError or OSError

@@ -1,11 +1,14 @@
 """The store the user writes: get_current_version() and set_current_version(version) in conf.py."""
 from __future__ import annotations
 
-from typing import Any, Callable
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 from ..errors import StoreError
 from ..importer import user_location
 from .base import CurrentVersionStore, parse_version
+
+if TYPE_CHECKING:
+    from typing import Any, Callable
 
 
 class FunctionStore(CurrentVersionStore):

@@ -13,14 +13,17 @@ import re
 import sqlite3
 import sys
 import time
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 from ..errors import ConfigError, StoreError
-from ..plan import DOWN, Step
-from ..state import AppliedMigration, LockHolder, LogEntry, StoreState
 from .base import who_am_i
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, Callable, Iterator, Sequence
+
+    from ..plan import Step
+    from ..state import LockHolder, LogEntry, StoreState
 
 DEFAULT_HISTORY_TABLE = "link_migration_history"
 DEFAULT_LOG_TABLE = "link_migration_log"
@@ -66,6 +69,8 @@ PARAMSTYLES = ("qmark", "numeric", "named", "format", "pyformat")
 
 
 def utc_now() -> str:
+    from datetime import datetime, timezone
+
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
@@ -107,7 +112,19 @@ class SqlStore:
 
     # -- reading -----------------------------------------------------------------------
 
+    def read_current(self) -> int:
+        if self._database_file is not None and not self._database_file.exists():
+            return 0
+        connection = self._open()
+        if not self._table_exists(self.history_table, HISTORY_COLUMNS):
+            return 0
+        (current,) = self._execute(f"SELECT MAX(version) FROM {self.history_table}", ()).fetchone()
+        self._end_read(connection)
+        return int(current or 0)
+
     def read_state(self) -> StoreState:
+        from ..state import AppliedMigration, StoreState
+
         if self._database_file is not None and not self._database_file.exists():
             return StoreState(0, {})
         connection = self._open()
@@ -132,6 +149,8 @@ class SqlStore:
         return StoreState(max(applied, default=0), applied)
 
     def read_log(self, limit: int | None) -> list[LogEntry] | None:
+        from ..state import LogEntry
+
         if self._database_file is not None and not self._database_file.exists():
             return []
         connection = self._open()
@@ -215,6 +234,8 @@ class SqlStore:
                     raise
 
     def lock_holder(self) -> LockHolder | None:
+        from ..state import LockHolder
+
         self._open()
         if not self._table_exists(self.lock_table, LOCK_COLUMNS):
             return None
@@ -250,7 +271,7 @@ class SqlStore:
         migration = step.migration
         now = self._clock()
         by = who_am_i()
-        if step.direction == DOWN:
+        if step.direction == "down":
             self._execute(
                 f"DELETE FROM {self.history_table} WHERE version = {{}}", (migration.version,)
             )

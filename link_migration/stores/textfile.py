@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from ..errors import StoreError
@@ -40,6 +39,8 @@ class TextFileStore(CurrentVersionStore):
             ) from None
 
     def write_version(self, version: int) -> None:
+        import tempfile  # writing only: reading the version must stay cheap
+
         folder = self.path.parent
         try:
             handle, temporary = tempfile.mkstemp(
