@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from typing import Callable, Sequence
 
+from .discovery import function_docstrings
 from .plan import DOWN, Plan, Step
 from .runner import RunResult
 from .state import LogEntry, MigrationState, Problem
@@ -30,7 +31,7 @@ def step_line(index: int, total: int, step: Step, *, fake: bool = False) -> str:
 
 def step_docstring(step: Step) -> str:
     """The up()/down() docstring a dry run shows under a step, indented."""
-    doc = step.migration.up_doc if step.direction != DOWN else step.migration.down_doc
+    doc = function_docstrings(step.migration).get(step.direction, "")
     if not doc:
         return ""
     lines = doc.strip().splitlines()

@@ -11,6 +11,7 @@ import pytest
 
 from link_migration.config import load_config
 from link_migration.discovery import (
+    function_docstrings,
     Catalogue,
     MigrationLoader,
     MigrationsFolder,
@@ -101,8 +102,8 @@ def down():
     migration = catalogue.migrations[0]
     assert migration.path == path.resolve()
     assert migration.description == "Add the users table."
-    assert migration.up_doc == "Create users."
-    assert migration.down_doc == "Drop users."
+    docstrings = function_docstrings(migration)
+    assert (docstrings["up"], docstrings["down"]) == ("Create users.", "Drop users.")
     assert not marker.exists()
 
 
@@ -615,3 +616,48 @@ def test_odd_version_expressions_get_a_message_not_a_traceback(project, source):
     assert "Traceback" not in result.err
     assert result.status in (0, 2)
     assert "odd.py" in result.err
+
+
+QUICK_SOURCES = {
+    "plain": '"""Add users."""\nversion = 3\ndef up():\n    pass\n',
+    "comment after": "version = 12  # the twelfth\ndef up():\n    pass\n",
+    "annotated": "version: int = 4\ndef up():\n    pass\n",
+    "crlf": '"""Add users."""\r\nversion = 5\r\ndef up():\r\n    pass\r\n',
+    "leading comments": '# -*- coding: utf-8 -*-\n# note\n"""\n  Multi line.\n  More.\n"""\nversion = 6\n',
+    "single-quoted docstring": "'''Add users.'''\nversion = 7\n",
+    "no docstring": "import os\nversion = 8\n",
+    "docstring mentions version": '"""Bump the version table."""\nversion = 9\n',
+    "version inside a docstring only": '"""\nversion = 1\n"""\ndef up():\n    pass\n',
+    "escape in docstring": '"""Tab\\there."""\nversion = 10\n',
+    "zero": "version = 0\n",
+    "indented": "if True:\n    version = 3\n",
+    "non-ascii description": '"""Créer les données."""\nversion = 11\n',
+}
+
+
+@pytest.mark.parametrize("source", list(QUICK_SOURCES.values()), ids=list(QUICK_SOURCES))
+def test_quick_reading_agrees_with_the_full_parse(tmp_path: Path, source: str) -> None:
+    from link_migration.discovery import _read_quickly, _read_with_ast
+
+    path = tmp_path / "m.py"
+    path.write_bytes(source.encode())
+    loader = MigrationLoader(MigrationsFolder(tmp_path))
+    quick = _read_quickly(source.encode())
+    try:
+        full = _read_with_ast(path, source.encode(), loader)
+        expected: object = None if full is None else (full.version, full.description)
+    except DiscoveryError as error:
+        expected = error
+    if quick is not None:  # when it answers, it answers what the parse does
+        assert not isinstance(expected, DiscoveryError) or quick[0] < 1
+        if not isinstance(expected, DiscoveryError):
+            assert (quick[0], quick[2]) == expected
+
+
+def test_quick_reading_declines_what_it_cannot_be_sure_of() -> None:
+    from link_migration.discovery import _read_quickly
+
+    assert _read_quickly(QUICK_SOURCES["version inside a docstring only"].encode()) is None
+    assert _read_quickly(QUICK_SOURCES["docstring mentions version"].encode()) is None
+    assert _read_quickly(QUICK_SOURCES["escape in docstring"].encode()) is None
+    assert _read_quickly(QUICK_SOURCES["plain"].encode()) == (3, 2, "Add users.")
