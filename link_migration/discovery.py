@@ -64,7 +64,8 @@ class MigrationLoader:
         self._modules: dict[Path, ModuleType] = {}
 
     def load(self, path: Path) -> ModuleType:
-        path = path.resolve()  # one key per file, however the path was spelled
+        """The module of the migration at ``path``, which must be resolved (as discovery's
+        paths are): one key per file, so that no file is executed twice."""
         module = self._modules.get(path)
         if module is None:
             if self._folder.package and "." not in path.stem:
@@ -73,7 +74,10 @@ class MigrationLoader:
                 )
             else:
                 # A dot in the file name cannot be part of a dotted module name.
-                module = import_file(path, private_module_name("migration", path), DiscoveryError)
+                module = import_file(
+                    path, private_module_name("migration", path), DiscoveryError,
+                    bytecode_cache=True,
+                )
             self._modules[path] = module
         return module
 
@@ -177,7 +181,8 @@ def _read_migration(path: Path, loader: MigrationLoader) -> Migration | None:
     ``path`` is resolved already: its folder was, and its name is a plain file in it.
     """
     try:
-        source = path.read_bytes()
+        with open(path, "rb") as handle:  # not Path.read_bytes: this loop runs per file
+            source = handle.read()
     except OSError as exc:
         raise DiscoveryError(
             f"cannot read migration {path}: {exc.strerror or exc}", "Check its permissions."

@@ -6,6 +6,7 @@ exception at import time always gets the same clear message naming the file and 
 from __future__ import annotations
 
 import importlib
+import importlib.machinery
 import importlib.util
 import re
 import sys
@@ -23,26 +24,37 @@ def private_module_name(kind: str, path: Path) -> str:
     return f"_link_migration_{kind}_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
 
 
-def import_file(path: Path, module_name: str, error_class: type[LinkMigrationError]) -> ModuleType:
+def import_file(
+    path: Path,
+    module_name: str,
+    error_class: type[LinkMigrationError],
+    *,
+    bytecode_cache: bool = False,
+) -> ModuleType:
     """Import the Python file at ``path`` as ``module_name``.
 
     The module is registered in ``sys.modules`` under that (private, unique) name while and
     after it runs, as a normal import would, and removed again if it fails. SystemExit raised
     at import is an error like any other: user code does not get to end the run silently.
+    With ``bytecode_cache``, the compiled code is kept in __pycache__ as a normal import does,
+    which saves a compile per migration on every later run.
     """
+    loader = importlib.machinery.SourceFileLoader(module_name, str(path))
     try:
-        source = path.read_bytes()
+        if bytecode_cache:
+            code = loader.get_code(module_name)
+        else:
+            code = compile(loader.get_data(str(path)), str(path), "exec", dont_inherit=True)
     except OSError as exc:
         raise error_class(
             f"cannot read {path}: {exc.strerror or exc}",
             "Check that the file exists and is readable.",
         ) from None
-    try:
-        code = compile(source, str(path), "exec", dont_inherit=True)
-    except (SyntaxError, ValueError) as exc:
+    except (SyntaxError, ValueError, ImportError) as exc:
         raise error_class(_syntax_message(path, exc), f"Fix the syntax of {path.name}.") from None
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None  # a .py path always has a spec
+    spec = importlib.util.spec_from_loader(module_name, loader, origin=str(path))
+    assert spec is not None
+    spec.has_location = True
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:

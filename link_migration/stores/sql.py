@@ -106,6 +106,8 @@ class SqlStore:
         self._connection: Any = None
         self._sqlite = False
         self._tables_ready = False
+        self._next_seq: int | None = None
+        self._identity = ""
 
     def describe(self) -> str:
         return self._description
@@ -185,6 +187,7 @@ class SqlStore:
                 self._begin()
             self._record(step, time.perf_counter() - started, fake)
             connection.commit()
+            self._next_seq = (self._next_seq or 0) + 1
         except Exception as exc:
             self._rollback_quietly()
             undone = (
@@ -270,7 +273,7 @@ class SqlStore:
     def _record(self, step: Step, duration: float, fake: bool) -> None:
         migration = step.migration
         now = self._clock()
-        by = who_am_i()
+        by = self._identity = self._identity or who_am_i()
         if step.direction == "down":
             self._execute(
                 f"DELETE FROM {self.history_table} WHERE version = {{}}", (migration.version,)
@@ -282,11 +285,13 @@ class SqlStore:
                 (migration.version, migration.name, migration.checksum or None, now,
                  duration, by, 1 if fake else 0),
             )
-        (last,) = self._execute(f"SELECT MAX(seq) FROM {self.log_table}", ()).fetchone()
+        if self._next_seq is None:  # read once: we hold the lock for the whole run
+            (last,) = self._execute(f"SELECT MAX(seq) FROM {self.log_table}", ()).fetchone()
+            self._next_seq = (last or 0) + 1
         self._execute(
             f"INSERT INTO {self.log_table} ({', '.join(LOG_COLUMNS)}) "
             "VALUES ({}, {}, {}, {}, {}, {}, {})",
-            ((last or 0) + 1, migration.version, ("fake " if fake else "") + step.direction,
+            (self._next_seq, migration.version, ("fake " if fake else "") + step.direction,
              migration.name, now, None if fake else duration, by),
         )
 
