@@ -240,8 +240,8 @@ def _status(args: argparse.Namespace, out: Output) -> int:
     if args.json:
         out.result(report.status_json(status.migrations, status.current, status.store))
     else:
-        out.result(report.status_table(status.migrations, status.current, status.store,
-                                       paint=out.paint))
+        out.result_lines(report.status_lines(status.migrations, status.current, status.store,
+                                             paint=out.paint))
     return 0
 
 
@@ -259,7 +259,7 @@ def _history(args: argparse.Namespace, out: Output) -> int:
     if args.json:
         out.result(report.history_json(entries, store))
     else:
-        out.result(report.history_table(entries, store))
+        out.result_lines(report.history_lines(entries, store))
     return 0
 
 

@@ -13,16 +13,18 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Collection
+from typing import Collection, NamedTuple
 
 from .config import Config
 from .errors import ConfigError, DiscoveryError
 from .importer import import_dotted, import_file, private_module_name
 
 
-@dataclass(frozen=True)
-class Migration:
-    """One migration file, as far as it can be known without running it."""
+class Migration(NamedTuple):
+    """One migration file, as far as it can be known without running it.
+
+    A NamedTuple, not a dataclass: a project may hold ten thousand of them (see bench/).
+    """
 
     version: int
     path: Path

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
-from typing import AbstractSet, Sequence
+from typing import AbstractSet, NamedTuple, Sequence
 
 from .discovery import Migration
 from .errors import PlanError
@@ -24,8 +24,7 @@ class Request:
     target: int | None = None
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """Run one migration in one direction; afterwards the store holds ``version_after``."""
 
     migration: Migration

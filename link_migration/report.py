@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from .discovery import function_docstrings
 from .plan import DOWN, Plan, Step
@@ -81,28 +81,34 @@ def _plain(text: str, role: str) -> str:
     return text
 
 
-def status_table(
+def status_lines(
     rows: Sequence[MigrationState],
     current: int,
     store: str,
     paint: Callable[[str, str], str] = _plain,
-) -> str:
-    lines = [f"Store: {store}", f"Current version: {current}"]
+) -> Iterator[str]:
+    """The status table, a line at a time: ten thousand rows need not sit in memory twice."""
+    yield f"Store: {store}"
+    yield f"Current version: {current}"
     if not rows:
-        return "\n".join(lines + ["No migrations."])
-    table = [
-        (
-            str(row.version),
-            row.state + (" (fake)" if row.applied and row.applied.faked else ""),
-            _when(row.applied.applied_at if row.applied else None),
-            row.migration.name if row.migration else (row.applied.file_name if row.applied else "-"),
-            row.migration.description if row.migration else "(file missing)",
-        )
-        for row in rows
-    ]
+        yield "No migrations."
+        return
+    yield ""
     headers = ("VERSION", "STATE", "APPLIED AT (UTC)", "FILE", "DESCRIPTION")
-    painted = [(row.state, 1) for row in rows]
-    return "\n".join(lines + [""] + _columns(headers, table, paint, painted))
+    yield from _columns(
+        headers, lambda: map(_status_cells, rows), paint, lambda index: (rows[index].state, 1)
+    )
+
+
+def _status_cells(row: MigrationState) -> tuple[str, ...]:
+    applied = row.applied
+    return (
+        str(row.version),
+        row.state + (" (fake)" if applied and applied.faked else ""),
+        _when(applied.applied_at if applied else None),
+        row.migration.name if row.migration else (applied.file_name if applied else "-"),
+        row.migration.description if row.migration else "(file missing)",
+    )
 
 
 def status_json(rows: Sequence[MigrationState], current: int, store: str) -> str:
@@ -131,24 +137,26 @@ def status_json(rows: Sequence[MigrationState], current: int, store: str) -> str
     )
 
 
-def history_table(entries: Sequence[LogEntry], store: str) -> str:
-    lines = [f"Store: {store}"]
+def history_lines(entries: Sequence[LogEntry], store: str) -> Iterator[str]:
+    yield f"Store: {store}"
     if not entries:
-        return "\n".join(lines + ["No history yet."])
-    table = [
-        (
-            str(e.seq),
-            _when(e.logged_at),
-            e.operation,
-            str(e.version),
-            e.file_name,
-            duration(e.duration) if e.duration is not None else "-",
-            e.logged_by,
-        )
-        for e in entries
-    ]
+        yield "No history yet."
+        return
+    yield ""
     headers = ("#", "WHEN (UTC)", "OPERATION", "VERSION", "FILE", "DURATION", "BY")
-    return "\n".join(lines + [""] + _columns(headers, table))
+    yield from _columns(headers, lambda: map(_history_cells, entries))
+
+
+def _history_cells(entry: LogEntry) -> tuple[str, ...]:
+    return (
+        str(entry.seq),
+        _when(entry.logged_at),
+        entry.operation,
+        str(entry.version),
+        entry.file_name,
+        duration(entry.duration) if entry.duration is not None else "-",
+        entry.logged_by,
+    )
 
 
 def history_json(entries: Sequence[LogEntry], store: str) -> str:
@@ -205,20 +213,23 @@ def check_json(found: Sequence[Problem], current: int, store: str) -> str:
 
 def _columns(
     headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
+    rows: Callable[[], Iterable[Sequence[str]]],
     paint: Callable[[str, str], str] = _plain,
-    roles: Sequence[tuple[str, int]] = (),
-) -> list[str]:
-    """Left-aligned columns; ``roles`` gives, per row, the role and column to paint (after
-    padding, so escape codes do not upset the widths)."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+    role: Callable[[int], tuple[str, int]] | None = None,
+) -> Iterator[str]:
+    """Left-aligned columns over ``rows()``, which is called twice: once for the widths, once
+    for the lines. ``role(i)`` names the role and column of row i to paint, after padding, so
+    that escape codes do not upset the widths."""
+    widths = [len(header) for header in headers]
+    for cells in rows():
+        widths = [max(width, len(cell)) for width, cell in zip(widths, cells)]
 
-    def line(cells: Sequence[str], role: tuple[str, int] | None = None) -> str:
-        padded = [c.ljust(w) for c, w in zip(cells, widths)]
-        if role is not None:
-            padded[role[1]] = paint(padded[role[1]], role[0])
+    def line(cells: Sequence[str], painted: tuple[str, int] | None = None) -> str:
+        padded = [cell.ljust(width) for cell, width in zip(cells, widths)]
+        if painted is not None:
+            padded[painted[1]] = paint(padded[painted[1]], painted[0])
         return "  ".join(padded).rstrip()
 
-    return [line(headers)] + [
-        line(r, roles[i] if i < len(roles) else None) for i, r in enumerate(rows)
-    ]
+    yield line(headers)
+    for index, cells in enumerate(rows()):
+        yield line(cells, role(index) if role else None)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 if TYPE_CHECKING:
@@ -17,8 +18,7 @@ MODIFIED = "modified"
 OUT_OF_ORDER = "out_of_order"
 
 
-@dataclass(frozen=True)
-class AppliedMigration:
+class AppliedMigration(NamedTuple):
     """One row of a SQL store's history: a migration that is applied now."""
 
     version: int
@@ -64,8 +64,7 @@ class StoreState:
     applied: Mapping[int, AppliedMigration] | None = None
 
 
-@dataclass(frozen=True)
-class MigrationState:
+class MigrationState(NamedTuple):
     """One line of ``status``: a version, its state, its file and its history row if any."""
 
     version: int

@@ -6,7 +6,7 @@ import os
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 if TYPE_CHECKING:
-    from typing import Mapping, TextIO
+    from typing import Iterable, Mapping, TextIO
 
     from .plan import Plan, Step
 
@@ -69,6 +69,13 @@ class Output:
         """A command's answer (status table, current version, new file): shown even with -q,
         since it is what was asked for."""
         print(text, file=self.stdout, flush=True)
+
+    def result_lines(self, lines: Iterable[str]) -> None:
+        """A long answer, written a line at a time."""
+        write = self.stdout.write
+        for line in lines:
+            write(line + "\n")
+        self.stdout.flush()
 
     def progress(self, text: str) -> None:
         if not self.quiet:
