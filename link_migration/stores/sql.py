@@ -9,7 +9,6 @@ open from the first statement until commit() or rollback().
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 import sys
 import time
@@ -64,7 +63,6 @@ _CREATE_LOCK = """CREATE TABLE {table} (
     since VARCHAR(40) NOT NULL
 )"""
 
-_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 PARAMSTYLES = ("qmark", "numeric", "named", "format", "pyformat")
 
 
@@ -132,10 +130,11 @@ class SqlStore:
         connection = self._open()
         if not self._table_exists(self.history_table, HISTORY_COLUMNS):
             return StoreState(0, {})
-        rows = self._query(
+        cursor = self._execute(
             f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.history_table}", ()
         )
-        self._end_read(connection)
+        # Row by row, not fetchall(): ten thousand rows need not exist twice over. The few
+        # distinct applied_by values are interned, not stored once per row.
         applied = {
             int(row[0]): AppliedMigration(
                 version=int(row[0]),
@@ -143,11 +142,12 @@ class SqlStore:
                 checksum=row[2],
                 applied_at=row[3],
                 duration=row[4],
-                applied_by=row[5],
+                applied_by=sys.intern(row[5]) if isinstance(row[5], str) else row[5],
                 faked=bool(row[6]),
             )
-            for row in rows
+            for row in _rows(cursor)
         }
+        self._end_read(connection)
         return StoreState(max(applied, default=0), applied)
 
     def read_log(self, limit: int | None) -> list[LogEntry] | None:
@@ -388,6 +388,15 @@ class SqlStore:
         return cursor
 
 
+def _rows(cursor: Any, batch: int = 500) -> Iterator[Any]:
+    """A cursor's rows in batches: DB-API does not promise that cursors are iterable."""
+    while True:
+        rows = cursor.fetchmany(batch)
+        if not rows:
+            return
+        yield from rows
+
+
 def bind(paramstyle: str, template: str, values: Sequence[Any]) -> tuple[str, Any]:
     """Fill the ``{}`` markers of ``template`` with placeholders of ``paramstyle``."""
     count = len(values)
@@ -410,7 +419,9 @@ def bind(paramstyle: str, template: str, values: Sequence[Any]) -> tuple[str, An
 
 
 def check_table_name(name: object, setting: str, conf: Path) -> str:
-    if not isinstance(name, str) or not _TABLE_NAME.fullmatch(name):
+    # Plain ASCII identifiers, optionally schema-qualified: they go into SQL text unquoted.
+    parts = name.split(".") if isinstance(name, str) else []
+    if not 1 <= len(parts) <= 2 or not all(p.isascii() and p.isidentifier() for p in parts):
         raise ConfigError(
             f"{setting} in {conf} is {name!r}, which is not a plain table name",
             "Use letters, digits and underscores, optionally with a schema: app.migrations",
