@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from checks import assert_error, ok
+
 from link_migration import DiscoveryError, authoring
 from link_migration.config import load_config
 from link_migration.discovery import MigrationLoader, discover, locate_migrations
@@ -18,18 +20,6 @@ TIMESTAMP_NAME = re.compile(r"^(\d{14})_([a-z0-9_]+)\.py$")
 
 
 # ============================================================================= helpers
-
-
-def ok(result) -> None:
-    assert result.status == 0, (result.status, result.out, result.err)
-
-
-def assert_error(result, *needles: str, status: int = 2) -> None:
-    assert result.status == status, (result.status, result.out, result.err)
-    assert "link-migration: error:" in result.err, result.err
-    assert "Traceback" not in result.err, result.err
-    for needle in needles:
-        assert needle in result.err, (needle, result.err)
 
 
 def printed_path(result) -> Path:

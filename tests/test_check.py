@@ -8,23 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from checks import assert_error, ok
+
 DATABASE_CONF = 'DATABASE = "app.db"\n'
 PROBLEM_KEYS = {"kind", "version", "file", "message"}
 
 
 # ============================================================================= helpers
-
-
-def ok(result) -> None:
-    assert result.status == 0, (result.status, result.out, result.err)
-
-
-def assert_error(result, *needles: str, status: int = 2) -> None:
-    assert result.status == status, (result.status, result.out, result.err)
-    assert "link-migration: error:" in result.err, result.err
-    assert "Traceback" not in result.err, result.err
-    for needle in needles:
-        assert needle in result.err, (needle, result.err)
 
 
 def check_json(project) -> tuple[int, dict]:

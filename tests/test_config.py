@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from checks import assert_error
+
 from link_migration.config import load_config
 from link_migration.errors import ConfigError
 
@@ -27,15 +29,6 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))
     return path
-
-
-def assert_error(result, *needles: str, status: int = 2) -> None:
-    """The CLI refused cleanly: status, `link-migration: error:` first, no traceback."""
-    assert result.status == status, (result.status, result.out, result.err)
-    assert result.err.startswith("link-migration: error:"), result.err
-    assert "Traceback" not in result.err, result.err
-    for needle in needles:
-        assert needle in result.err, (needle, result.err)
 
 
 def assert_nothing_ran(project) -> None:

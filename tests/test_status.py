@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from checks import assert_error, ok
+
 DATABASE_CONF = 'DATABASE = "app.db"\n'
 CONNECTION_CONF = """\
 import sqlite3
@@ -42,18 +44,6 @@ SQL_CONFS = pytest.mark.parametrize(
 
 
 # ============================================================================= helpers
-
-
-def ok(result) -> None:
-    assert result.status == 0, (result.status, result.out, result.err)
-
-
-def assert_error(result, *needles: str, status: int = 2) -> None:
-    assert result.status == status, (result.status, result.out, result.err)
-    assert "link-migration: error:" in result.err, result.err
-    assert "Traceback" not in result.err, result.err
-    for needle in needles:
-        assert needle in result.err, (needle, result.err)
 
 
 def database(project) -> Path:

@@ -12,15 +12,13 @@ import sys
 
 import pytest
 
+from checks import ok
+
 ESC = "\x1b["
 COMMANDS = ("status", "current", "history", "new", "check", "unlock")
 
 
 # ============================================================================= helpers
-
-
-def ok(result) -> None:
-    assert result.status == 0, (result.status, result.out, result.err)
 
 
 def no_escapes(result) -> None:

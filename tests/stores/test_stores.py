@@ -10,13 +10,7 @@ from pathlib import Path
 
 import pytest
 
-
-def assert_error(result, *needles: str, status: int = 2) -> None:
-    assert result.status == status, (result.status, result.out, result.err)
-    assert result.err.startswith("link-migration: error:"), result.err
-    assert "Traceback" not in result.err, result.err
-    for needle in needles:
-        assert needle in result.err, (needle, result.err)
+from checks import assert_error
 
 
 def line_of(path: Path, marker: str) -> int:
