@@ -86,6 +86,12 @@ def make_plan(
         target = _check_target(request.target, versions, applied)
         if target >= current:
             return _up(migrations, current, applied, target, allow_out_of_order, warnings)
+        if target and target not in applied:
+            raise PlanError(
+                f"--to {target}: version {target} is not applied, and is below the current "
+                f"version {current} (out of order), so no rollback ends at it",
+                "Apply it first with --out-of-order, or give a version that is applied.",
+            )
         return _down(migrations, current, applied, sum(v > target for v in applied), warnings)
     if request.direction == UP:
         unapplied = [m.version for m in migrations if m.version not in applied]

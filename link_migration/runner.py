@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Callable, Protocol, TextIO
 from .config import Config
 from .context import MigrationContext
 from .discovery import Catalogue, MigrationLoader
-from .errors import DiscoveryError, Interrupted, MigrationError, RunInterrupted, StoreError
+from .errors import (
+    ConfigError,
+    DiscoveryError,
+    Interrupted,
+    MigrationError,
+    RunInterrupted,
+    StoreError,
+)
 from .plan import Plan, Step
 from .signals import SignalGuard
 
@@ -106,6 +113,8 @@ def run_plan(
     interrupts the migration.
     """
     guard = guard or SignalGuard()
+    if not fake:
+        _check_hooks(config)
     prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
         _prepare(step, loader) for step in plan.steps
     ]
@@ -145,7 +154,7 @@ def run_plan(
         version = step.version_after
         completed.append(step)
         progress.step_finished(index, total, step, clock() - step_started)
-        if guard.requested is not None and index < total:
+        if guard.requested is not None:
             raise _stopped(guard.requested, version, completed, total)
     return RunResult(plan, tuple(completed), version, clock() - started, fake, store=store.describe())
 
@@ -172,6 +181,18 @@ def _interrupted(
         "its changes. Run again to go on.",
         signum,
     )
+
+
+def _check_hooks(config: Config) -> None:
+    """A hook that is not a function is conf.py's error, found before anything runs."""
+    for name in ("before_migration", "after_migration", "after_run"):
+        hook = config.get(name)
+        if hook is not None and not callable(hook):
+            raise ConfigError(
+                f"{name} in {config.path} is {hook!r}, not a function",
+                f"Define it with def {name}(context):" if name != "after_run"
+                else "Define it with def after_run(summary):",
+            )
 
 
 def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:

@@ -109,6 +109,12 @@ def _sql_store(config: Config) -> SqlStore:
             config.get("LOCK_TABLE", DEFAULT_LOCK_TABLE), "LOCK_TABLE", config.path
         ),
     }
+    if len(set(tables.values())) < len(tables):
+        raise ConfigError(
+            f"HISTORY_TABLE, LOG_TABLE and LOCK_TABLE in {config.path} must be three different "
+            f"tables, not {', '.join(tables.values())}",
+            "Give each its own name.",
+        )
     if config.has("DATABASE"):
         path = _store_path(config, "DATABASE")
         return SqlStore(
@@ -191,6 +197,9 @@ def _store_path(config: Config, name: str) -> Path:
             f"{name} in {config.path} is {value!r}; it must be a file path",
             f"Set {name} to a path such as 'version.txt' (relative to conf.py's folder).",
         )
+    if "\0" in os.fspath(value):
+        raise ConfigError(f"{name} in {config.path} contains a NUL character: {value!r}",
+                          "Fix the path.")
     path = config.folder / Path(os.fspath(value)).expanduser()
     if path.is_dir():
         raise ConfigError(

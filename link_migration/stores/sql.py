@@ -161,7 +161,7 @@ class SqlStore:
         cursor = self._execute(
             f"SELECT {', '.join(LOG_COLUMNS)} FROM {self.log_table} ORDER BY seq DESC", ()
         )
-        rows = cursor.fetchall() if limit is None else cursor.fetchmany(limit)
+        rows = cursor.fetchall() if limit is None else cursor.fetchmany(min(limit, 2**31 - 1))
         self._end_read(connection)
         return [LogEntry(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
@@ -175,7 +175,8 @@ class SqlStore:
         if transactional:
             self._begin()
         try:
-            yield connection
+            with self._outside_a_transaction(not transactional):
+                yield connection
         except BaseException:
             if transactional:
                 self._rollback_quietly()
@@ -188,8 +189,10 @@ class SqlStore:
             self._record(step, time.perf_counter() - started, fake)
             connection.commit()
             self._next_seq = (self._next_seq or 0) + 1
-        except Exception as exc:
+        except BaseException as exc:
             self._rollback_quietly()
+            if not isinstance(exc, Exception):
+                raise  # a second signal: rolled back, and on its way to the runner
             undone = (
                 "its changes were rolled back too"
                 if transactional
@@ -239,6 +242,8 @@ class SqlStore:
     def lock_holder(self) -> LockHolder | None:
         from ..state import LockHolder
 
+        if self._database_file is not None and not self._database_file.exists():
+            return None  # `unlock` on a fresh project must not create the database
         self._open()
         if not self._table_exists(self.lock_table, LOCK_COLUMNS):
             return None
@@ -304,13 +309,36 @@ class SqlStore:
         if isinstance(connection, sqlite3.Connection):
             self._sqlite = True
             # Take transactions into our own hands (see the module docstring).
-            if sys.version_info >= (3, 12):
-                connection.autocommit = sqlite3.LEGACY_TRANSACTION_CONTROL
-            connection.isolation_level = None
+            try:
+                if sys.version_info >= (3, 12):
+                    connection.autocommit = sqlite3.LEGACY_TRANSACTION_CONTROL
+                connection.isolation_level = None
+            except sqlite3.Error as exc:
+                raise StoreError(
+                    f"{self._description}: {_describe(exc)}",
+                    "get_connection() must return an open connection.",
+                ) from None
         self._connection = connection
         if self._paramstyle is None:
             self._paramstyle = "qmark" if self._sqlite else _driver_paramstyle(connection)
         return connection
+
+    @contextlib.contextmanager
+    def _outside_a_transaction(self, wanted: bool) -> Iterator[None]:
+        """For ``transactional = False``: sqlite3 already runs each statement on its own
+        (we turned its implicit transactions off); a DB-API driver that opens a transaction
+        at the first statement is switched to its ``autocommit`` mode, where it has one."""
+        connection = self._connection
+        if not wanted or self._sqlite or not hasattr(connection, "autocommit"):
+            yield
+            return
+        connection.commit()
+        before = connection.autocommit
+        connection.autocommit = True
+        try:
+            yield
+        finally:
+            connection.autocommit = before
 
     def _begin(self) -> None:
         if self._sqlite:
