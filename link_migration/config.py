@@ -112,14 +112,25 @@ def _load(spec: str, cwd: Path, given_by: str) -> Config:
 
 
 def _make_importable(*folders: Path) -> None:
-    for folder in reversed(folders):
+    """Append, not prepend: a migration called random.py beside conf.py must not stand in for
+    the standard library's random when something imports it later (SPEC 3)."""
+    for folder in folders:
         entry = str(folder)
         if entry not in sys.path:
-            sys.path.insert(0, entry)
+            sys.path.append(entry)
 
 
 def _register_natural_name(module: ModuleType, path: Path) -> None:
     """Let ``import conf`` in a migration find the conf module already loaded, rather than
-    execute conf.py a second time, when that name is free."""
-    if path.stem.isidentifier() and path.stem not in sys.modules:
+    execute conf.py a second time: only when that import would find this very file (a conf
+    file called json.py must not replace the standard library's json)."""
+    if not path.stem.isidentifier() or path.stem in sys.modules:
+        return
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(path.stem)
+    except (ImportError, ValueError):
+        return
+    if spec is not None and spec.origin and Path(spec.origin).resolve() == path.resolve():
         sys.modules[path.stem] = module

@@ -76,10 +76,7 @@ class MigrationLoader:
                 )
             else:
                 # A dot in the file name cannot be part of a dotted module name.
-                module = import_file(
-                    path, private_module_name("migration", path), DiscoveryError,
-                    bytecode_cache=True,
-                )
+                module = import_file(path, private_module_name("migration", path), DiscoveryError)
             self._modules[path] = module
         return module
 

@@ -24,27 +24,18 @@ def private_module_name(kind: str, path: Path) -> str:
     return f"_link_migration_{kind}_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
 
 
-def import_file(
-    path: Path,
-    module_name: str,
-    error_class: type[LinkMigrationError],
-    *,
-    bytecode_cache: bool = False,
-) -> ModuleType:
+def import_file(path: Path, module_name: str, error_class: type[LinkMigrationError]) -> ModuleType:
     """Import the Python file at ``path`` as ``module_name``.
 
     The module is registered in ``sys.modules`` under that (private, unique) name while and
     after it runs, as a normal import would, and removed again if it fails. SystemExit raised
     at import is an error like any other: user code does not get to end the run silently.
-    With ``bytecode_cache``, the compiled code is kept in __pycache__ as a normal import does,
-    which saves a compile per migration on every later run.
+    The source is compiled every time, never taken from __pycache__: a bytecode cache keyed on
+    mtime and size could run an edited migration's old code while its new checksum is recorded.
     """
     loader = importlib.machinery.SourceFileLoader(module_name, str(path))
     try:
-        if bytecode_cache:
-            code = loader.get_code(module_name)
-        else:
-            code = compile(loader.get_data(str(path)), str(path), "exec", dont_inherit=True)
+        code = compile(loader.get_data(str(path)), str(path), "exec", dont_inherit=True)
     except OSError as exc:
         raise error_class(
             f"cannot read {path}: {exc.strerror or exc}",
