@@ -119,7 +119,7 @@ class Migrator:
                 lock_for(self.config, store),
                 self._lock_timeout,
                 on_wait=self._on_lock_wait,
-                on_break=self._warn,
+                warn=self._warn,
             )
             with exclusive:
                 state = store.read_state()

@@ -47,13 +47,24 @@ class Lock(Protocol):
 
 
 def me_now() -> LockHolder:
-    """The holder this process would be."""
+    """The holder this process would be. ``since`` to the microsecond also tells apart two
+    runners of one process (two threads using the API)."""
     return LockHolder(
         owner=f"{who_am_i()}:{os.getpid()}",
-        host=socket.gethostname(),
+        host=this_host(),
         pid=os.getpid(),
-        since=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        since=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
     )
+
+
+def this_host() -> str:
+    """The host name, and on Linux the PID namespace: containers that share a host name but
+    not their process numbers must not judge each other's pids."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()} {namespace}"
 
 
 def lock_for(config: Config, store: VersionStore) -> Lock:
@@ -78,7 +89,7 @@ def held(
     lock: Lock,
     timeout: float,
     on_wait: Callable[[str], None],
-    on_break: Callable[[str], None],
+    warn: Callable[[str], None],
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -86,7 +97,8 @@ def held(
     """Hold ``lock`` for the block, waiting up to ``timeout`` seconds for it.
 
     ``on_wait`` is told once whom we wait for. A lock held by a process of this host that no
-    longer exists is broken, and ``on_break`` told so. Raises LockTimeout when time runs out.
+    longer exists is broken, with a warning. Raises LockTimeout when time runs out. A lock
+    that cannot be given back is a warning: it must not hide how the run itself ended.
     """
     me = me_now()
     deadline = clock() + timeout
@@ -96,7 +108,7 @@ def held(
         if holder is None:
             break
         if _is_dead(holder):
-            on_break(f"broke the lock of {holder}: that process no longer runs")
+            warn(f"broke the lock of {holder}: that process no longer runs")
             lock.release(holder)
             continue
         if not told:
@@ -114,21 +126,22 @@ def held(
     try:
         yield
     finally:
-        lock.release(me)
+        try:
+            lock.release(me)
+        except Exception as exc:
+            warn(f"could not release the lock on {lock.describe()}: {exc}")
 
 
 def _is_dead(holder: LockHolder) -> bool:
     """Whether ``holder`` was a process on this host that has ended (SPEC 7: such a lock is
     no reason to wait)."""
-    if not holder.pid or holder.host != socket.gethostname():
-        return False
-    if holder.pid == os.getpid():
-        return True  # a lock from an earlier life of this pid: we do not hold one yet
+    if not holder.pid or holder.host != this_host() or holder.pid == os.getpid():
+        return False  # another host, or another runner in this very process
     try:
         os.kill(holder.pid, 0)
     except ProcessLookupError:
         return True
-    except (PermissionError, OSError):
+    except OSError:  # PermissionError: alive, someone else's
         return False
     return False
 

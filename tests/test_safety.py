@@ -207,6 +207,8 @@ def test_unlock_breaks_a_lock_row_by_hand_and_says_whose(tmp_path):
 def test_lock_row_of_a_dead_process_on_this_host_is_broken_with_a_warning(tmp_path):
     import socket
 
+    from link_migration.lock import this_host
+
     root = tmp_path / "app"
     _write_project(root, "sqlite", 2)
     assert _run(root, "--up", "1").returncode == 0
@@ -215,7 +217,7 @@ def test_lock_row_of_a_dead_process_on_this_host_is_broken_with_a_warning(tmp_pa
     with sqlite3.connect(root / "app.db") as connection:
         connection.execute(
             "INSERT INTO link_migration_lock VALUES (1, ?, ?, ?, 'then')",
-            (f"ghost@{socket.gethostname()}:{dead}", socket.gethostname(), int(dead)),
+            (f"ghost@{socket.gethostname()}:{dead}", this_host(), int(dead)),
         )
     result = _run(root, "--lock-timeout", "0")
     assert result.returncode == 0, result.stderr
@@ -268,3 +270,46 @@ def test_file_store_lock_makes_a_second_runner_wait(tmp_path):
     assert "waiting for the lock on file" in second.stderr
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, err
+
+
+def test_two_runners_in_one_process_do_not_break_each_others_lock(project):
+    # Two threads using the API: the second waits for the first, it does not take the
+    # first's lock for a dead process's because the pid is its own.
+    import threading
+
+    from link_migration import Migrator
+
+    project.write_conf('DATABASE = "app.db"\n')
+    project.add_migration(1, header="import time", up="time.sleep(0.5)")
+    project.add_migration(2)
+    results: dict[int, object] = {}
+
+    def migrate(index: int) -> None:
+        try:
+            results[index] = Migrator.from_config(str(project.conf), lock_timeout=30).upgrade().versions
+        except Exception as exc:  # recorded for the assertion below
+            results[index] = exc
+
+    threads = [threading.Thread(target=migrate, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.1)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(results.values(), key=len) == [[], [1, 2]], results
+    assert project.log() == ["up 1", "up 2"]
+
+
+def test_a_lock_that_cannot_be_released_does_not_hide_how_the_run_ended(project):
+    project.write_conf(
+        'VERSION_FILE = "version.txt"\n'
+        "def acquire_lock():\n    return True\n"
+        "def release_lock():\n    raise RuntimeError('lock service down')\n"
+    )
+    project.add_migration(1)
+    project.add_migration(2, up="raise ValueError('migration two broke')")
+    result = project.run()
+    assert result.status == 1
+    assert "ValueError: migration two broke" in result.err
+    assert "warning: could not release the lock" in result.err and "lock service down" in result.err
+    assert project.version() == "1"
