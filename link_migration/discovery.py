@@ -1,7 +1,8 @@
 """Finds migration files and reads their versions without running them.
 
-A migration's ``version`` is read from its source with ``ast``; the file is executed only when
-the version is not a literal, or when the migration is about to run. Listing, planning and dry
+A migration's ``version`` is read from its source without running it: with two regular
+expressions in the common case, else with ``ast``; the file is executed only when the version
+is not a literal, or when the migration is about to run. Listing, planning and dry
 runs therefore never execute user code they do not need.
 """
 from __future__ import annotations
@@ -194,16 +195,24 @@ def _read_migration(path: Path, loader: MigrationLoader) -> Migration | None:
     return _read_with_ast(path, source, loader)
 
 
-# The common case, read with two regular expressions instead of a parse (see bench/): the
-# word "version" appears once in the file, in a plain `version = 12` at the start of a line
-# that no triple-quoted string is open around, and the docstring has no escapes.
+# The common case, read with regular expressions instead of a parse (see bench/). It answers
+# only when it cannot be wrong: no byte-order mark or coding cookie, the word "version" once in
+# the file, in a plain `version = 12` at the start of a line with no string or bracket open
+# around it, and a docstring (if any) that is a plain triple-quoted string without escapes,
+# alone on its lines. Anything else goes to the full parse.
 _LITERAL_VERSION = re.compile(
-    rb"^version[ \t]*(?::[ \t]*int[ \t]*)?=[ \t]*([0-9]+)[ \t]*(?:#[^\r\n]*)?\r?$", re.M
+    rb"^version[ \t]*(?::[ \t]*int[ \t]*)?=[ \t]*(0|[1-9][0-9]*)[ \t]*(?:#[^\r\n]*)?\r?$",
+    re.M,
 )
-_DOCSTRING_START = re.compile(rb'\A(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*("""|\'\'\')')
+_BLANKS_AND_COMMENTS = re.compile(rb"\A(?:[ \t]*(?:#[^\n]*)?\r?\n)*[ \t]*")
+_PREFIXED_STRING = re.compile(rb"[A-Za-z]{1,2}[\"']")
+_REST_OF_LINE_IS_EMPTY = re.compile(rb"[ \t]*(?:#[^\n]*)?(?:\r?\n|\Z)")
+_BRACKETS = ((b"(", b")"), (b"[", b"]"), (b"{", b"}"))
 
 
 def _read_quickly(source: bytes) -> tuple[int, int, str] | None:
+    if source.startswith(b"\xef\xbb\xbf") or b"coding" in source[:300]:
+        return None
     if source.count(b"version") != 1:
         return None
     match = _LITERAL_VERSION.search(source)
@@ -212,17 +221,26 @@ def _read_quickly(source: bytes) -> tuple[int, int, str] | None:
     before = source[: match.start()]
     if before.count(b'"""') % 2 or before.count(b"'''") % 2:
         return None
+    if any(before.count(opening) != before.count(closing) for opening, closing in _BRACKETS):
+        return None
+    first = _BLANKS_AND_COMMENTS.match(source).end()  # type: ignore[union-attr]
     description = ""
-    opening = _DOCSTRING_START.match(source)
-    if opening is not None:
-        end = source.find(opening.group(1), opening.end())
+    if source[first : first + 1] in (b'"', b"'"):
+        quote = source[first : first + 3]
+        if quote not in (b'"""', b"'''"):
+            return None  # a single-quoted docstring: let the parser read it
+        end = source.find(quote, first + 3)
         if end == -1 or end > match.start():
             return None
-        text = source[opening.end() : end]
+        if not _REST_OF_LINE_IS_EMPTY.match(source, end + 3):
+            return None  # """Doc.""".strip(), or implicit concatenation
+        text = source[first + 3 : end]
         if b"\\" in text:
             return None
-        lines = [line.strip() for line in text.decode("utf-8", "replace").splitlines()]
+        lines = (line.strip() for line in text.decode("utf-8", "replace").splitlines())
         description = next((line for line in lines if line), "")
+    elif _PREFIXED_STRING.match(source, first):
+        return None  # r"""...""", u"...", b"...": let the parser read it
     return int(match.group(1)), before.count(b"\n") + 1, description
 
 

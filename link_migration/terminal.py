@@ -56,6 +56,7 @@ class Output:
         self.stderr = stderr
         self.quiet = quiet
         self.verbose = verbose
+        self.stdout_gone = False
         self._colour_out = wants_colour(colour, stdout, environ)
         self._colour_err = wants_colour(colour, stderr, environ)
 
@@ -68,22 +69,34 @@ class Output:
     def result(self, text: str) -> None:
         """A command's answer (status table, current version, new file): shown even with -q,
         since it is what was asked for."""
-        print(text, file=self.stdout, flush=True)
+        self._out(text + "\n")
 
     def result_lines(self, lines: Iterable[str]) -> None:
         """A long answer, written a line at a time."""
-        write = self.stdout.write
         for line in lines:
-            write(line + "\n")
-        self.stdout.flush()
+            self._out(line + "\n", flush=False)
+        self._out("")
 
     def progress(self, text: str) -> None:
         if not self.quiet:
-            print(text, file=self.stdout, flush=True)
+            self._out(text + "\n")
 
     def detail(self, text: str) -> None:
         if self.verbose and not self.quiet:
-            print(self.paint(text, "dim"), file=self.stdout, flush=True)
+            self._out(self.paint(text, "dim") + "\n")
+
+    def _out(self, text: str, flush: bool = True) -> None:
+        """Write to stdout unless its reader has gone (`link-migration | head`): a closed pipe
+        must not stop a run halfway, so from then on stdout is quietly dropped."""
+        if self.stdout_gone:
+            return
+        try:
+            self.stdout.write(text)
+            if flush:
+                self.stdout.flush()
+        except BrokenPipeError:
+            self.stdout_gone = True
+            _silence(self.stdout)
 
     def say(self, text: str) -> None:
         """A notice on stderr that is neither warning nor error (waiting for a lock)."""
@@ -104,6 +117,17 @@ class Output:
         self.stderr.flush()
 
 
+def _silence(stream: TextIO) -> None:
+    """Point a stream whose reader went away at /dev/null, so that the interpreter's last
+    flush does not complain either (as Python's documentation on SIGPIPE advises)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
+
+
 class PrintedProgress:
     """Prints each step as it starts and ends, and indents what the migration prints."""
 
@@ -111,7 +135,7 @@ class PrintedProgress:
         self._output = output
         self._fake = fake
         self._stream: _IndentedStream | io.StringIO = (
-            io.StringIO() if output.quiet else _IndentedStream(output.stdout, INDENT)
+            io.StringIO() if output.quiet else _IndentedStream(output, INDENT)
         )
 
     def run_started(self, plan: Plan, store: str) -> None:
@@ -150,27 +174,28 @@ class _IndentedStream(io.TextIOBase):
     is the real stream's: output written that way is not indented, but it works.
     """
 
-    def __init__(self, target: TextIO, indent: str) -> None:
-        self._target = target
+    def __init__(self, output: Output, indent: str) -> None:
+        self._output = output
+        self._target = output.stdout
         self._indent = indent
         self._at_line_start = True
 
     def write(self, text: str) -> int:
         for piece in text.splitlines(keepends=True):
             if self._at_line_start:
-                self._target.write(self._indent)
-            self._target.write(piece)
+                self._output._out(self._indent, flush=False)
+            self._output._out(piece, flush=False)
             self._at_line_start = piece.endswith(("\n", "\r"))
         return len(text)
 
     def end_line(self) -> None:
         if not self._at_line_start:
-            self._target.write("\n")
+            self._output._out("\n", flush=False)
             self._at_line_start = True
-        self._target.flush()
+        self._output._out("")
 
     def flush(self) -> None:
-        self._target.flush()
+        self._output._out("")
 
     def writable(self) -> bool:
         return True

@@ -661,3 +661,25 @@ def test_quick_reading_declines_what_it_cannot_be_sure_of() -> None:
     assert _read_quickly(QUICK_SOURCES["docstring mentions version"].encode()) is None
     assert _read_quickly(QUICK_SOURCES["escape in docstring"].encode()) is None
     assert _read_quickly(QUICK_SOURCES["plain"].encode()) == (3, 2, "Add users.")
+
+
+MORE_QUICK_SOURCES = {
+    "double-quoted docstring": '"Create users."\nversion = 3\n',
+    "single-quoted docstring": "'Create users.'\nversion = 3\n",
+    "raw docstring": 'r"""Create users."""\nversion = 3\n',
+    "unicode-prefixed docstring": 'u"""Create users."""\nversion = 3\n',
+    "byte-order mark": '\ufeff"""Doc."""\nversion = 3\n',
+    "coding cookie": '# -*- coding: latin-1 -*-\n"""Caf\xe9."""\nversion = 3\n',
+    "concatenated docstring": '"""Doc""" "more"\nversion = 3\n',
+    "method on the docstring": '"""Doc.""".strip()\nversion = 3\n',
+    "leading zero": "version = 012\n",
+    "inside brackets": "x = dict(\nversion = 3\n)\n",
+}
+
+
+@pytest.mark.parametrize("source", list(MORE_QUICK_SOURCES.values()), ids=list(MORE_QUICK_SOURCES))
+def test_quick_reading_leaves_odd_files_to_the_full_parse(source: str) -> None:
+    from link_migration.discovery import _read_quickly
+
+    encoding = "latin-1" if "coding: latin-1" in source else "utf-8"
+    assert _read_quickly(source.encode(encoding)) is None

@@ -146,3 +146,23 @@ def test_migration_may_hand_stdout_to_a_subprocess(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "      before\n" in result.stdout and "42\n" in result.stdout
     assert (tmp_path / "version.txt").read_text().strip() == "1"
+
+
+def test_a_reader_that_goes_away_does_not_stop_the_run(tmp_path):
+    # `link-migration | head -2`: the pipe closes after two lines; the run must go on.
+    (tmp_path / "conf.py").write_text("VERSION_FILE = 'version.txt'\n")
+    for version in (1, 2, 3):
+        (tmp_path / f"m{version}.py").write_text(
+            f"import time\nversion = {version}\ndef up():\n    print('m{version}')\n    time.sleep(0.2)\n"
+        )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "link_migration"], cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # the reader is gone
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert (tmp_path / "version.txt").read_text().strip() == "3"
