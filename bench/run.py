@@ -184,7 +184,7 @@ def render(rows: list, floors: dict[str, Measure], repeat: int) -> str:
         lines.append(f"| {name} | {_seconds(measure.median)} | {measure.peak_mib:.1f} MiB |")
     lines += [
         "",
-        "| command | store | N | median | per migration | peak memory (above `python -c pass`) | ratio | to |",
+        "| command | store | N | median | median / N | peak memory (above `python -c pass`) | ratio | to |",
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for name, store, count, measure, floor, ratio in rows:

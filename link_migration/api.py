@@ -19,7 +19,7 @@ from pathlib import Path
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 from .config import DEFAULT_LOCK_TIMEOUT, Config, load_config
-from .errors import MigrationError, PlanError
+from .errors import ConfigError, MigrationError
 from .stores import open_store
 
 if TYPE_CHECKING:
@@ -182,7 +182,7 @@ class Migrator:
         with self._opened() as store:
             entries = store.read_log(limit)
             if entries is None:
-                raise PlanError(
+                raise ConfigError(
                     f"history needs a SQL store; {store.describe()} keeps only the current version",
                     "Use DATABASE or get_connection() in conf.py to keep a history.",
                 )

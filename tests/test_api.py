@@ -213,9 +213,9 @@ def test_history_on_sqlite(project) -> None:
     assert all(e.file_name for e in entries)
 
 
-def test_history_on_a_version_file_is_a_plan_error(project) -> None:
+def test_history_on_a_version_file_is_a_config_error(project) -> None:
     two(project)
-    with pytest.raises(PlanError) as raised:
+    with pytest.raises(ConfigError) as raised:
         migrator(project).history()
     assert raised.value.exit_code == 2
 
