@@ -14,6 +14,7 @@ carry over between machines better than seconds do.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import platform
 import shutil
@@ -105,6 +106,9 @@ def main() -> int:
     parser.add_argument("--stores", default="sqlite,file", help="sqlite, file or both")
     parser.add_argument("--markdown", type=Path, help="also write the tables as Markdown here")
     args = parser.parse_args()
+    # Byte-compile link_migration as pip does when it installs a package: the children then
+    # load it the way an installed tool loads, even where PYTHONDONTWRITEBYTECODE is set.
+    compileall.compile_dir(str(REPO / "link_migration"), quiet=1)
     sizes = [int(n) for n in args.sizes.split(",")]
     stores = args.stores.split(",")
     python = sys.executable
