@@ -173,6 +173,7 @@ def discover(
 
 _MISSING = object()
 _DYNAMIC = object()
+MAX_VERSION = 2**63 - 1  # what an SQL INTEGER column holds
 
 
 def _read_migration(path: Path, loader: MigrationLoader) -> Migration | None:
@@ -364,6 +365,11 @@ def _check_version(value: object, path: Path, line: int) -> None:
         raise DiscoveryError(
             f"{where}: version must be 1 or more, not {value}",
             "Versions start at 1; 0 means no migration applied.",
+        )
+    if value > MAX_VERSION:
+        raise DiscoveryError(
+            f"{where}: version {value} is too large to store (the most is {MAX_VERSION})",
+            "A timestamp such as 20261125193000 is fine; use fewer digits.",
         )
 
 

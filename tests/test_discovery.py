@@ -683,3 +683,12 @@ def test_quick_reading_leaves_odd_files_to_the_full_parse(source: str) -> None:
 
     encoding = "latin-1" if "coding: latin-1" in source else "utf-8"
     assert _read_quickly(source.encode(encoding)) is None
+
+
+def test_a_version_too_large_to_store_is_refused_before_anything_runs(project: Project) -> None:
+    project.add_migration(1)
+    project.add_migration(2**63, name="huge.py")
+    result = project.run()
+    assert result.status == 2
+    assert "huge.py" in result.err and "too large" in result.err
+    assert project.log() == []
