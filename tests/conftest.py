@@ -1,6 +1,7 @@
 """Shared fixtures: a real project (conf.py and migration files) in a temporary folder."""
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from dataclasses import dataclass
@@ -10,6 +11,13 @@ from typing import Iterator
 import pytest
 
 from link_migration.cli import main
+
+# Child processes (`python -m link_migration`) run the code under test, the same checkout the
+# in-process tests import, installed or not.
+_REPO = Path(__file__).resolve().parent.parent
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    entry for entry in (str(_REPO), os.environ.get("PYTHONPATH", "")) if entry
+)
 
 
 @pytest.fixture(autouse=True)
