@@ -798,3 +798,23 @@ def test_database_is_relative_to_conf_folder(project, monkeypatch):
     current = project.run("current")
     ok(current)
     assert current.out == "1\n"
+
+
+def test_unlock_on_a_fresh_project_creates_no_database(project):
+    project.write_conf(DATABASE_CONF)
+    project.add_migration(1)
+    result = project.run("unlock")
+    ok(result)
+    assert "No lock is held" in result.out
+    assert not database(project).exists()
+
+
+def test_to_an_out_of_order_version_is_refused(project):
+    project.write_conf(DATABASE_CONF)
+    project.add_migration(1)
+    project.add_migration(3)
+    ok(project.run())
+    project.add_migration(2)
+    result = project.run("--to", "2")
+    assert_error(result, "--to 2", "not applied", "--out-of-order")
+    assert [row[0] for row in history_rows(project)] == [1, 3]
