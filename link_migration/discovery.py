@@ -7,18 +7,17 @@ runs therefore never execute user code they do not need.
 """
 from __future__ import annotations
 
-import ast
-import hashlib
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Collection, NamedTuple
+from typing import Any, Callable, Collection, NamedTuple
 
 from .config import Config
 from .errors import ConfigError, DiscoveryError
-from .importer import import_dotted, import_file, private_module_name
+from .importer import PRIVATE_PREFIX, import_dotted, import_file, private_module_name
 
 
 class Migration(NamedTuple):
@@ -64,13 +63,15 @@ class MigrationLoader:
 
     def __init__(self, folder: MigrationsFolder) -> None:
         self._folder = folder
-        self._modules: dict[Path, ModuleType] = {}
+        self._modules: dict[Path, ModuleType | None] = {}  # None: run, and released
 
     def load(self, path: Path) -> ModuleType:
         """The module of the migration at ``path``, which must be resolved (as discovery's
         paths are): one key per file, so that no file is executed twice."""
         module = self._modules.get(path)
         if module is None:
+            if path in self._modules:
+                raise RuntimeError(f"{path} was released; loading it again would run it twice")
             if self._folder.package and "." not in path.stem:
                 module = import_dotted(
                     f"{self._folder.package}.{path.stem}", DiscoveryError, "migration"
@@ -80,6 +81,17 @@ class MigrationLoader:
                 module = import_file(path, private_module_name("migration", path), DiscoveryError)
             self._modules[path] = module
         return module
+
+    def release(self, path: Path) -> None:
+        """Let go of a migration that has run: a plan of thousands need not keep them all.
+
+        A private module leaves sys.modules too; a package's submodule stays, as any import.
+        """
+        module = self._modules.get(path)
+        if module is not None:
+            self._modules[path] = None
+            if sys.modules.get(module.__name__) is module and module.__name__.startswith(PRIVATE_PREFIX):
+                del sys.modules[module.__name__]
 
 
 def locate_migrations(config: Config, cwd: Path) -> MigrationsFolder:
@@ -171,8 +183,6 @@ def discover(
     return Catalogue(folder, migrations, tuple(skipped))
 
 
-_MISSING = object()
-_DYNAMIC = object()
 MAX_VERSION = 2**63 - 1  # what an SQL INTEGER column holds
 
 
@@ -246,112 +256,24 @@ def _read_quickly(source: bytes) -> tuple[int, int, str] | None:
 
 
 def _read_with_ast(path: Path, source: bytes, loader: MigrationLoader) -> Migration | None:
-    try:
-        tree = ast.parse(source, str(path))
-    except (SyntaxError, ValueError) as exc:
-        line = getattr(exc, "lineno", None)
-        where = f"{path}, line {line}" if line else str(path)
-        raise DiscoveryError(
-            f"{where}: syntax error: {getattr(exc, 'msg', exc)}", f"Fix the syntax of {path.name}."
-        ) from None
-    value, line = _static_version(tree)
-    if value is _MISSING:
+    from . import syntax  # only for the files the quick reader leaves to the parser
+
+    value, line, description = syntax.static_version(path, source)
+    if value is syntax.MISSING:
         return None
-    if value is _DYNAMIC:
-        value = getattr(loader.load(path), "version", _MISSING)
-        if value is _MISSING:
+    if value is syntax.DYNAMIC:
+        value = getattr(loader.load(path), "version", syntax.MISSING)
+        if value is syntax.MISSING:
             return None
     _check_version(value, path, line)
-    description = (ast.get_docstring(tree) or "").strip().splitlines()
-    return Migration(
-        version=value,
-        path=path,
-        description=description[0] if description else "",
-        checksum=checksum(source),
-    )
+    return Migration(value, path, description, checksum(source))
 
 
 def function_docstrings(migration: Migration) -> dict[str, str]:
-    """The docstrings of a migration's top-level functions, read from its source without
-    running it; for dry runs, so not read during discovery."""
-    try:
-        tree = ast.parse(migration.path.read_bytes(), str(migration.path))
-    except (OSError, SyntaxError, ValueError):
-        return {}
-    return {
-        node.name: ast.get_docstring(node) or ""
-        for node in tree.body
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-    }
+    """The docstrings of a migration's top-level functions, for dry runs."""
+    from .syntax import function_docstrings as read
 
-
-def _static_version(tree: ast.Module) -> tuple[object, int]:
-    """(value, line) of a top-level literal ``version``; _DYNAMIC or _MISSING otherwise."""
-    literal: object = _MISSING
-    line = 0
-    for node in tree.body:
-        target_value = _simple_assignment(node)
-        if target_value is not None:
-            try:
-                literal = ast.literal_eval(target_value)
-            except Exception:  # ValueError, TypeError ({[]: 1}), RecursionError, ...
-                return _DYNAMIC, node.lineno
-            line = node.lineno
-        elif _binds_version(node):
-            return _DYNAMIC, node.lineno
-    return literal, line
-
-
-def _simple_assignment(node: ast.stmt) -> ast.expr | None:
-    """The value of ``version = ...`` / ``version: int = ...``, else None."""
-    if isinstance(node, ast.Assign) and len(node.targets) == 1:
-        target = node.targets[0]
-        if isinstance(target, ast.Name) and target.id == "version":
-            return node.value
-    if isinstance(node, ast.AnnAssign) and node.value is not None and node.simple:
-        if isinstance(node.target, ast.Name) and node.target.id == "version":
-            return node.value
-    return None
-
-
-def _binds_version(node: ast.stmt) -> bool:
-    """Whether a module-level statement may bind ``version`` some other way.
-
-    Looks through blocks (if, try, for, with) but not into the nested scopes of functions,
-    classes, lambdas and comprehensions, whose names are their own, except through ``global``.
-    """
-    pending: list[ast.AST] = [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if current.name == "version" or _declares_global_version(current):
-                return True
-            continue
-        if isinstance(current, _NESTED_SCOPES):
-            # A walrus inside a comprehension binds in the enclosing (module) scope.
-            if any(
-                isinstance(child, ast.NamedExpr) and child.target.id == "version"
-                for child in ast.walk(current)
-            ):
-                return True
-            continue
-        if isinstance(current, ast.Name) and current.id == "version":
-            if isinstance(current.ctx, (ast.Store, ast.Del)):
-                return True
-        if isinstance(current, ast.alias) and ((current.asname or current.name) == "version"
-                                               or current.name == "*"):
-            return True
-        pending.extend(ast.iter_child_nodes(current))
-    return False
-
-
-_NESTED_SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
-
-
-def _declares_global_version(scope: ast.AST) -> bool:
-    return any(
-        isinstance(child, ast.Global) and "version" in child.names for child in ast.walk(scope)
-    )
+    return read(migration.path)
 
 
 def _check_version(value: object, path: Path, line: int) -> None:
@@ -377,4 +299,20 @@ def checksum(source: bytes) -> str:
     """SHA-256 of a file's bytes with line endings normalised, so a checkout on another OS
     does not look modified."""
     normalised = source.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    return hashlib.sha256(normalised).hexdigest()
+    return _sha256(normalised).hexdigest()
+
+
+def _load_sha256() -> Callable[[bytes], Any]:
+    """The interpreter's built-in SHA-256 where it has one: hashlib would load OpenSSL, which
+    weighs more than the rest of a status run together (see bench/)."""
+    try:
+        from _sha2 import sha256  # Python 3.12 and later
+    except ImportError:
+        try:
+            from _sha256 import sha256  # Python 3.9 to 3.11
+        except ImportError:
+            from hashlib import sha256
+    return sha256  # type: ignore[no-any-return]
+
+
+_sha256 = _load_sha256()

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import signal
 import sys
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Protocol, TextIO
+from types import FunctionType
+from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol, TextIO
 
 from .config import Config
 from .context import MigrationContext
@@ -84,8 +83,7 @@ class RunResult:
         return [step.migration.version for step in self.completed]
 
 
-@dataclass(frozen=True)
-class _Prepared:
+class _Prepared(NamedTuple):
     step: Step
     function: Callable[..., object] | None
     takes_context: bool
@@ -115,15 +113,19 @@ def run_plan(
     guard = guard or SignalGuard()
     if not fake:
         _check_hooks(config)
-    prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
-        _prepare(step, loader) for step in plan.steps
-    ]
+    prepared: list[_Prepared | None] = [
+        _Prepared(step, None, False) for step in plan.steps
+    ] if fake else [_prepare(step, loader) for step in plan.steps]
     progress.run_started(plan, store.describe())
     started = clock()
     completed: list[Step] = []
     version = plan.current
     total = len(prepared)
-    for index, item in enumerate(prepared, start=1):
+    for index in range(1, total + 1):
+        # Each migration is let go once it has run, so that a long plan's memory goes down
+        # as the database's grows, rather than the two adding up (see bench/).
+        item, prepared[index - 1] = prepared[index - 1], None
+        assert item is not None
         step = item.step
         progress.step_started(index, total, step)
         step_started = clock()
@@ -153,6 +155,9 @@ def run_plan(
             ) from exc
         version = step.version_after
         completed.append(step)
+        if not fake:
+            loader.release(step.migration.path)
+        del item
         progress.step_finished(index, total, step, clock() - step_started)
         if guard.requested is not None:
             raise _stopped(guard.requested, version, completed, total)
@@ -212,11 +217,7 @@ def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
             f"{function!r}, not a function",
             f"Define it with def {step.direction}(context):",
         )
-    if (
-        inspect.iscoroutinefunction(function)
-        or inspect.isgeneratorfunction(function)
-        or inspect.isasyncgenfunction(function)
-    ):
+    if _never_runs_its_body(function):
         # Calling one only creates a coroutine or generator: nothing would run, yet the
         # migration would be recorded as done.
         raise DiscoveryError(
@@ -235,8 +236,39 @@ def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
     )
 
 
+# Code flags of functions whose call returns an object instead of running the body.
+_DEFERRED_BODY = 0x20 | 0x80 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR
+_ACCEPTS_VARARGS = 0x04  # CO_VARARGS
+
+
+def _never_runs_its_body(function: Callable[..., object]) -> bool:
+    if type(function) is FunctionType:  # the usual case, read from the code: no inspect
+        return bool(function.__code__.co_flags & _DEFERRED_BODY)
+    import inspect  # for partials, methods and callable objects
+
+    return (
+        inspect.iscoroutinefunction(function)
+        or inspect.isgeneratorfunction(function)
+        or inspect.isasyncgenfunction(function)
+    )
+
+
 def _takes_context(function: Callable[..., object], path: Path, name: str) -> bool:
     """Whether to pass the context: up()/down() may take no argument, or one."""
+    if type(function) is not FunctionType:
+        return _takes_context_by_signature(function, path, name)
+    code = function.__code__
+    defaults = len(function.__defaults__ or ())
+    required = code.co_argcount - defaults
+    required_keywords = code.co_kwonlyargcount - len(function.__kwdefaults__ or {})
+    if required > 1 or required_keywords:
+        return _takes_context_by_signature(function, path, name)  # which says what is wrong
+    return code.co_argcount > 0 or bool(code.co_flags & _ACCEPTS_VARARGS)
+
+
+def _takes_context_by_signature(function: Callable[..., object], path: Path, name: str) -> bool:
+    import inspect  # one of the slowest modules to import: only for unusual functions
+
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):
@@ -310,6 +342,8 @@ def _call_user(
 
 def user_traceback(exc: BaseException) -> str:
     """The traceback from the user's own code down, without our frames above it."""
+    import traceback  # only when a migration has failed
+
     tb = exc.__traceback__
     while tb is not None and Path(tb.tb_frame.f_code.co_filename).resolve().parent == _PACKAGE_DIR:
         tb = tb.tb_next
