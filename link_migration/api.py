@@ -107,8 +107,6 @@ class Migrator:
 
         A dry run takes no lock and returns the plan with nothing completed.
         """
-        import dataclasses
-
         from .lock import held, lock_for
         from .plan import make_plan
         from .runner import RunResult, SilentProgress, run_plan
@@ -139,7 +137,7 @@ class Migrator:
                     result = run_plan(plan, store, self.config, loader,
                                       self._progress or SilentProgress(), fake=fake,
                                       guard=self._guard)
-                result = dataclasses.replace(result, store=store.describe(), catalogue=catalogue)
+                result = result._replace(store=store.describe(), catalogue=catalogue)
         if not dry_run and not fake:
             self._after_run(result)
         return result
@@ -241,12 +239,11 @@ class Migrator:
         return catalogue, loader
 
     def _warn_modified(self, catalogue: Catalogue, state: StoreState) -> None:
-        from .state import MODIFIED, migration_states
+        from .state import modified
 
-        for row in migration_states(catalogue.migrations, state):
-            if row.state == MODIFIED and row.migration is not None:
-                self._warn(
-                    f"migration {row.version} ({row.migration.path}) has changed since it was "
-                    "applied (its checksum differs)"
-                )
+        for migration in modified(catalogue.migrations, state):
+            self._warn(
+                f"migration {migration.version} ({migration.path}) has changed since it was "
+                "applied (its checksum differs)"
+            )
 

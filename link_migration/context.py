@@ -1,7 +1,6 @@
 """The one argument a migration's up()/down() may take."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -10,7 +9,6 @@ from .errors import StoreError
 from .sqlscript import split_statements
 
 
-@dataclass(frozen=True)
 class MigrationContext:
     """What a running migration may want to know.
 
@@ -18,12 +16,26 @@ class MigrationContext:
     is what ``self`` receives.
     """
 
-    config: ModuleType
-    version: int
-    direction: str
-    migration: Migration
-    dry_run: bool = False
-    connection: Any = None
+    __slots__ = ("config", "version", "direction", "migration", "dry_run", "connection")
+
+    def __init__(
+        self,
+        config: ModuleType,
+        version: int,
+        direction: str,
+        migration: Migration,
+        dry_run: bool = False,
+        connection: Any = None,
+    ) -> None:
+        self.config = config
+        self.version = version
+        self.direction = direction
+        self.migration = migration
+        self.dry_run = dry_run
+        self.connection = connection
+
+    def __repr__(self) -> str:
+        return f"MigrationContext(version={self.version}, direction={self.direction!r}, file={self.migration.name!r})"
 
     def execute(self, sql: str, parameters: Any = ()) -> Any:
         """Run one statement on the store's connection, in the migration's transaction."""

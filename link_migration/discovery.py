@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Collection, NamedTuple
@@ -23,30 +22,29 @@ from .importer import PRIVATE_PREFIX, import_dotted, import_file, private_module
 class Migration(NamedTuple):
     """One migration file, as far as it can be known without running it.
 
-    A NamedTuple, not a dataclass: a project may hold ten thousand of them (see bench/).
+    A NamedTuple holding its folder (one object shared by all) and its file name rather than a
+    Path of its own: a project may hold ten thousand of them (see bench/).
     """
 
     version: int
-    path: Path
+    folder: Path
+    name: str  # the file name, which is how users know a migration
     description: str = ""
     checksum: str = ""
 
     @property
-    def name(self) -> str:
-        """The file name, which is how users know a migration."""
-        return self.path.name
+    def path(self) -> Path:
+        return self.folder / self.name
 
 
-@dataclass(frozen=True)
-class MigrationsFolder:
+class MigrationsFolder(NamedTuple):
     """Where migrations live; ``package`` is set when MIGRATIONS_DIR was a dotted name."""
 
     path: Path
     package: str | None = None
 
 
-@dataclass(frozen=True)
-class Catalogue:
+class Catalogue(NamedTuple):
     """Every migration found in a folder, by ascending version, and the files skipped."""
 
     folder: MigrationsFolder
@@ -63,14 +61,16 @@ class MigrationLoader:
 
     def __init__(self, folder: MigrationsFolder) -> None:
         self._folder = folder
-        self._modules: dict[Path, ModuleType | None] = {}  # None: run, and released
+        # By the path's text: a key per file, and lighter than a Path for a plan of thousands.
+        self._modules: dict[str, ModuleType | None] = {}  # None: it has run and was released
 
     def load(self, path: Path) -> ModuleType:
         """The module of the migration at ``path``, which must be resolved (as discovery's
         paths are): one key per file, so that no file is executed twice."""
-        module = self._modules.get(path)
+        key = str(path)
+        module = self._modules.get(key)
         if module is None:
-            if path in self._modules:
+            if key in self._modules:
                 raise RuntimeError(f"{path} was released; loading it again would run it twice")
             if self._folder.package and "." not in path.stem:
                 module = import_dotted(
@@ -79,7 +79,7 @@ class MigrationLoader:
             else:
                 # A dot in the file name cannot be part of a dotted module name.
                 module = import_file(path, private_module_name("migration", path), DiscoveryError)
-            self._modules[path] = module
+            self._modules[key] = module
         return module
 
     def release(self, path: Path) -> None:
@@ -87,9 +87,10 @@ class MigrationLoader:
 
         A private module leaves sys.modules too; a package's submodule stays, as any import.
         """
-        module = self._modules.get(path)
+        key = str(path)
+        module = self._modules.get(key)
         if module is not None:
-            self._modules[path] = None
+            self._modules[key] = None
             if sys.modules.get(module.__name__) is module and module.__name__.startswith(PRIVATE_PREFIX):
                 del sys.modules[module.__name__]
 
@@ -168,7 +169,7 @@ def discover(
     skipped: list[Path] = []
     for name in names:
         path = base / name
-        migration = _read_migration(path, loader)
+        migration = _read_migration(path, base, name, loader)
         if migration is None:
             skipped.append(path)
             continue
@@ -186,7 +187,7 @@ def discover(
 MAX_VERSION = 2**63 - 1  # what an SQL INTEGER column holds
 
 
-def _read_migration(path: Path, loader: MigrationLoader) -> Migration | None:
+def _read_migration(path: Path, folder: Path, name: str, loader: MigrationLoader) -> Migration | None:
     """Read one file's version statically; None when the file has no ``version`` at all.
 
     ``path`` is resolved already: its folder was, and its name is a plain file in it.
@@ -202,7 +203,7 @@ def _read_migration(path: Path, loader: MigrationLoader) -> Migration | None:
     if quick is not None:
         version, line, description = quick
         _check_version(version, path, line)
-        return Migration(version, path, description, checksum(source))
+        return Migration(version, folder, name, description, checksum(source))
     return _read_with_ast(path, source, loader)
 
 
@@ -266,7 +267,7 @@ def _read_with_ast(path: Path, source: bytes, loader: MigrationLoader) -> Migrat
         if value is syntax.MISSING:
             return None
     _check_version(value, path, line)
-    return Migration(value, path, description, checksum(source))
+    return Migration(value, path.parent, path.name, description, checksum(source))
 
 
 def function_docstrings(migration: Migration) -> dict[str, str]:

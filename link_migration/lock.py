@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
-import socket
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
@@ -20,7 +17,7 @@ from .config import Config
 from .errors import ConfigError, LockTimeout, StoreError
 from .importer import user_location
 from .state import LockHolder
-from .stores.base import who_am_i
+from .stores.base import host_name, utc_timestamp, who_am_i
 from .stores.sql import SqlStore
 
 if TYPE_CHECKING:
@@ -53,7 +50,7 @@ def me_now() -> LockHolder:
         owner=f"{who_am_i()}:{os.getpid()}",
         host=this_host(),
         pid=os.getpid(),
-        since=datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+        since=utc_timestamp(6),
     )
 
 
@@ -63,8 +60,8 @@ def this_host() -> str:
     try:
         namespace = os.readlink("/proc/self/ns/pid")
     except OSError:
-        return socket.gethostname()
-    return f"{socket.gethostname()} {namespace}"
+        return host_name()
+    return f"{host_name()} {namespace}"
 
 
 def lock_for(config: Config, store: VersionStore) -> Lock:
@@ -112,6 +109,8 @@ def held(
             lock.release(holder)
             continue
         if not told:
+            import random  # only when waiting: spreads the polls of runners started together
+
             on_wait(f"waiting for the lock on {lock.describe()}, held by {holder} "
                     f"(up to {timeout:g} s)")
             told = True

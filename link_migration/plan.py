@@ -5,7 +5,6 @@ Nothing here touches files, clocks or stores; everything is data in, data out.
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
 from typing import AbstractSet, NamedTuple, Sequence
 
 from .discovery import Migration
@@ -15,8 +14,7 @@ UP = "up"
 DOWN = "down"
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     """What the user asked for: ``up``/``down`` with an optional count, or ``to`` a target."""
 
     direction: str = UP
@@ -32,8 +30,7 @@ class Step(NamedTuple):
     version_after: int
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     current: int
     target: int
     steps: tuple[Step, ...]

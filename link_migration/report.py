@@ -1,7 +1,6 @@
 """Turns plans and results into the lines the CLI prints. Returns text, never prints."""
 from __future__ import annotations
 
-import json
 from typing import Callable, Iterable, Iterator, Sequence
 
 from .discovery import function_docstrings
@@ -112,7 +111,7 @@ def _status_cells(row: MigrationState) -> tuple[str, ...]:
 
 
 def status_json(rows: Sequence[MigrationState], current: int, store: str) -> str:
-    return json.dumps(
+    return _json(
         {
             "store": store,
             "current_version": current,
@@ -132,8 +131,7 @@ def status_json(rows: Sequence[MigrationState], current: int, store: str) -> str
                 }
                 for row in rows
             ],
-        },
-        indent=2,
+        }
     )
 
 
@@ -160,7 +158,7 @@ def _history_cells(entry: LogEntry) -> tuple[str, ...]:
 
 
 def history_json(entries: Sequence[LogEntry], store: str) -> str:
-    return json.dumps(
+    return _json(
         {
             "store": store,
             "entries": [
@@ -175,8 +173,7 @@ def history_json(entries: Sequence[LogEntry], store: str) -> str:
                 }
                 for e in entries
             ],
-        },
-        indent=2,
+        }
     )
 
 
@@ -197,7 +194,7 @@ def check_lines(
 
 
 def check_json(found: Sequence[Problem], current: int, store: str) -> str:
-    return json.dumps(
+    return _json(
         {
             "ok": not found,
             "store": store,
@@ -206,9 +203,14 @@ def check_json(found: Sequence[Problem], current: int, store: str) -> str:
                 {"kind": p.kind, "version": p.version, "file": p.file, "message": p.message}
                 for p in found
             ],
-        },
-        indent=2,
+        }
     )
+
+
+def _json(document: object) -> str:
+    import json  # only for --json: the tables do not need it
+
+    return json.dumps(document, indent=2)
 
 
 def _columns(

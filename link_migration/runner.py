@@ -5,7 +5,6 @@ import contextlib
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import FunctionType
 from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol, TextIO
@@ -64,8 +63,7 @@ class SilentProgress:
         return sys.stdout
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(NamedTuple):
     """What a run did: the plan, the steps that completed, the version the store now holds."""
 
     plan: Plan

@@ -14,7 +14,7 @@ from link_migration.plan import DOWN, UP, Plan, Request, make_plan
 
 def _migrations(*versions: int) -> list[Migration]:
     """Migrations with the given versions, sorted as discover() hands them to make_plan."""
-    return [Migration(v, Path(f"/m/{v}.py")) for v in sorted(versions)]
+    return [Migration(v, Path("/m"), f"{v}.py") for v in sorted(versions)]
 
 
 def _steps(plan: Plan) -> list[tuple[int, str, int]]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 from ..errors import StoreError
@@ -106,11 +107,35 @@ def parse_version(value: object, source: str) -> int:
 
 def who_am_i() -> str:
     """``user@host``, for history rows and lock owners."""
-    import getpass
+    return f"{_user_name()}@{host_name()}"
+
+
+def _user_name() -> str:
+    # What getpass.getuser() does, without importing getpass (and termios) into every run.
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        user = os.environ.get(variable)
+        if user:
+            return user
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except Exception:  # no pwd on Windows; no passwd entry in some containers
+        return f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def host_name() -> str:
+    """The host name, read without importing socket where the OS gives it directly."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
     import socket
 
-    try:
-        user = getpass.getuser()
-    except Exception:  # no login name in some containers: getpass raises KeyError or OSError
-        user = f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return socket.gethostname()
+
+
+def utc_timestamp(digits: int = 3) -> str:
+    """Now in UTC, as datetime's isoformat() writes it with ``digits`` of fractions of a
+    second; without datetime, which a run would otherwise import for this alone."""
+    seconds, nanoseconds = divmod(time.time_ns(), 10**9)
+    fraction = nanoseconds // 10 ** (9 - digits)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:0{digits}d}+00:00"

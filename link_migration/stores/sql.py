@@ -15,7 +15,7 @@ import time
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 from ..errors import ConfigError, StoreError
-from .base import who_am_i
+from .base import utc_timestamp, who_am_i
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -66,12 +66,6 @@ _CREATE_LOCK = """CREATE TABLE {table} (
 PARAMSTYLES = ("qmark", "numeric", "named", "format", "pyformat")
 
 
-def utc_now() -> str:
-    from datetime import datetime, timezone
-
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
-
-
 class SqlStore:
     """History and log tables reached through one DB-API connection.
 
@@ -90,7 +84,7 @@ class SqlStore:
         paramstyle: str | None = None,
         database_file: Path | None = None,
         owns_connection: bool = True,
-        clock: Callable[[], str] = utc_now,
+        clock: Callable[[], str] = utc_timestamp,
     ) -> None:
         self._connect = connect
         self._description = description
@@ -136,8 +130,8 @@ class SqlStore:
         # Row by row, not fetchall(): ten thousand rows need not exist twice over. The few
         # distinct applied_by values are interned, not stored once per row.
         applied = {
-            int(row[0]): AppliedMigration(
-                version=int(row[0]),
+            row[0]: AppliedMigration(
+                version=row[0],
                 file_name=row[1],
                 checksum=row[2],
                 applied_at=row[3],
@@ -145,7 +139,7 @@ class SqlStore:
                 applied_by=sys.intern(row[5]) if isinstance(row[5], str) else row[5],
                 faked=bool(row[6]),
             )
-            for row in _rows(cursor)
+            for row in map(_int_version, _rows(cursor))
         }
         self._end_read(connection)
         return StoreState(max(applied, default=0), applied)
@@ -423,6 +417,11 @@ def _rows(cursor: Any, batch: int = 500) -> Iterator[Any]:
         if not rows:
             return
         yield from rows
+
+
+def _int_version(row: Any) -> Any:
+    """A history row with its version as an int (some drivers give Decimal or str)."""
+    return row if type(row[0]) is int else (int(row[0]), *row[1:])
 
 
 def bind(paramstyle: str, template: str, values: Sequence[Any]) -> tuple[str, Any]:
