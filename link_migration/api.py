@@ -131,8 +131,11 @@ class Migrator:
                 )
                 for warning in plan.warnings:
                     self._warn(warning)
+                # The plan has what the run needs: the history rows (thousands, perhaps)
+                # need not stay in memory beside every migration of the plan.
+                del state
                 if dry_run or not plan.steps:
-                    result = RunResult(plan, (), state.current, 0.0, fake=fake, dry_run=dry_run)
+                    result = RunResult(plan, (), plan.current, 0.0, fake=fake, dry_run=dry_run)
                 else:
                     result = run_plan(plan, store, self.config, loader,
                                       self._progress or SilentProgress(), fake=fake,

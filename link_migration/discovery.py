@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Collection, NamedTuple
 
 from .config import Config
 from .errors import ConfigError, DiscoveryError
-from .importer import PRIVATE_PREFIX, import_dotted, import_file, private_module_name
+from .importer import import_dotted, import_file, private_module_name
 
 
 class Migration(NamedTuple):
@@ -62,7 +61,7 @@ class MigrationLoader:
     def __init__(self, folder: MigrationsFolder) -> None:
         self._folder = folder
         # By the path's text: a key per file, and lighter than a Path for a plan of thousands.
-        self._modules: dict[str, ModuleType | None] = {}  # None: it has run and was released
+        self._modules: dict[str, ModuleType] = {}
 
     def load(self, path: Path) -> ModuleType:
         """The module of the migration at ``path``, which must be resolved (as discovery's
@@ -70,8 +69,6 @@ class MigrationLoader:
         key = str(path)
         module = self._modules.get(key)
         if module is None:
-            if key in self._modules:
-                raise RuntimeError(f"{path} was released; loading it again would run it twice")
             if self._folder.package and "." not in path.stem:
                 module = import_dotted(
                     f"{self._folder.package}.{path.stem}", DiscoveryError, "migration"
@@ -81,18 +78,6 @@ class MigrationLoader:
                 module = import_file(path, private_module_name("migration", path), DiscoveryError)
             self._modules[key] = module
         return module
-
-    def release(self, path: Path) -> None:
-        """Let go of a migration that has run: a plan of thousands need not keep them all.
-
-        A private module leaves sys.modules too; a package's submodule stays, as any import.
-        """
-        key = str(path)
-        module = self._modules.get(key)
-        if module is not None:
-            self._modules[key] = None
-            if sys.modules.get(module.__name__) is module and module.__name__.startswith(PRIVATE_PREFIX):
-                del sys.modules[module.__name__]
 
 
 def locate_migrations(config: Config, cwd: Path) -> MigrationsFolder:

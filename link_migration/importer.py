@@ -16,14 +16,11 @@ from types import ModuleType
 from .errors import LinkMigrationError
 
 
-PRIVATE_PREFIX = "_link_migration_"
-
-
 def private_module_name(kind: str, path: Path) -> str:
     """A module name no real package uses, unique per file, so that a user's file called
     json.py or users.py shadows nothing."""
     digest = f"{zlib.crc32(str(path).encode()):08x}"
-    return f"{PRIVATE_PREFIX}{kind}_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
+    return f"_link_migration_{kind}_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
 
 
 def import_file(path: Path, module_name: str, error_class: type[LinkMigrationError]) -> ModuleType:

@@ -111,19 +111,15 @@ def run_plan(
     guard = guard or SignalGuard()
     if not fake:
         _check_hooks(config)
-    prepared: list[_Prepared | None] = [
-        _Prepared(step, None, False) for step in plan.steps
-    ] if fake else [_prepare(step, loader) for step in plan.steps]
+    prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
+        _prepare(step, loader) for step in plan.steps
+    ]
     progress.run_started(plan, store.describe())
     started = clock()
     completed: list[Step] = []
     version = plan.current
     total = len(prepared)
-    for index in range(1, total + 1):
-        # Each migration is let go once it has run, so that a long plan's memory goes down
-        # as the database's grows, rather than the two adding up (see bench/).
-        item, prepared[index - 1] = prepared[index - 1], None
-        assert item is not None
+    for index, item in enumerate(prepared, start=1):
         step = item.step
         progress.step_started(index, total, step)
         step_started = clock()
@@ -153,9 +149,6 @@ def run_plan(
             ) from exc
         version = step.version_after
         completed.append(step)
-        if not fake:
-            loader.release(step.migration.path)
-        del item
         progress.step_finished(index, total, step, clock() - step_started)
         if guard.requested is not None:
             raise _stopped(guard.requested, version, completed, total)

@@ -382,10 +382,10 @@ def test_migrations_named_like_modules_shadow_nothing(
     first, payload, name_and_registered, second = project.log()
     assert (first, payload, second) == ("up 1", '{"ok": 1}', "up 2")
     name, registered = name_and_registered.split()
-    # Registered under a private name while it ran, as an import would; let go of afterwards.
+    # Registered under a private name, as an import would register it.
     assert registered == "True"
     assert name.startswith("_link_migration_") and name.endswith("_json")
-    assert name not in sys.modules
+    assert sys.modules[name].__file__ == str(project.migrations / "json.py")
     assert "users" not in sys.modules
     import json
 
