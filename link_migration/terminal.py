@@ -134,8 +134,8 @@ class PrintedProgress:
     def __init__(self, output: Output, *, fake: bool) -> None:
         self._output = output
         self._fake = fake
-        self._stream: _IndentedStream | io.StringIO = (
-            io.StringIO() if output.quiet else _IndentedStream(output, INDENT)
+        self._stream: _IndentedStream | _Discarded = (
+            _Discarded() if output.quiet else _IndentedStream(output, INDENT)
         )
 
     def run_started(self, plan: Plan, store: str) -> None:
@@ -144,6 +144,8 @@ class PrintedProgress:
         self._output.progress(report.plan_header(plan, store, fake=self._fake))
 
     def step_started(self, index: int, total: int, step: Step) -> None:
+        if self._output.quiet:
+            return
         from . import report
 
         line = report.step_line(index, total, step, fake=self._fake)
@@ -153,6 +155,8 @@ class PrintedProgress:
         self._output.progress(painted)
 
     def step_finished(self, index: int, total: int, step: Step, seconds: float) -> None:
+        if self._output.quiet:
+            return
         from . import report
 
         self.close()
@@ -165,6 +169,16 @@ class PrintedProgress:
         """End a line a migration left open, before anything else is printed."""
         if isinstance(self._stream, _IndentedStream):
             self._stream.end_line()
+
+
+class _Discarded(io.TextIOBase):
+    """Where a migration's prints go under -q: nowhere, and not kept in memory either."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 class _IndentedStream(io.TextIOBase):

@@ -100,6 +100,7 @@ class SqlStore:
         self._tables_ready = False
         self._next_seq: int | None = None
         self._identity = ""
+        self._record_sql: tuple[str, str, str] | None = None
 
     def describe(self) -> str:
         return self._description
@@ -273,26 +274,30 @@ class SqlStore:
         migration = step.migration
         now = self._clock()
         by = self._identity = self._identity or who_am_i()
+        forget, remember, log = self._record_sql or self._prepare_record_sql()
         if step.direction == "down":
-            self._execute(
-                f"DELETE FROM {self.history_table} WHERE version = {{}}", (migration.version,)
-            )
+            self._run(forget, (migration.version,))
         else:
-            self._execute(
-                f"INSERT INTO {self.history_table} ({', '.join(HISTORY_COLUMNS)}) "
-                "VALUES ({}, {}, {}, {}, {}, {}, {})",
-                (migration.version, migration.name, migration.checksum or None, now,
-                 duration, by, 1 if fake else 0),
-            )
+            self._run(remember, (migration.version, migration.name, migration.checksum or None,
+                                     now, duration, by, 1 if fake else 0))
         if self._next_seq is None:  # read once: we hold the lock for the whole run
             (last,) = self._execute(f"SELECT MAX(seq) FROM {self.log_table}", ()).fetchone()
             self._next_seq = (last or 0) + 1
-        self._execute(
-            f"INSERT INTO {self.log_table} ({', '.join(LOG_COLUMNS)}) "
-            "VALUES ({}, {}, {}, {}, {}, {}, {})",
-            (self._next_seq, migration.version, ("fake " if fake else "") + step.direction,
-             migration.name, now, None if fake else duration, by),
+        self._run(log, (self._next_seq, migration.version,
+                            ("fake " if fake else "") + step.direction, migration.name, now,
+                            None if fake else duration, by))
+
+    def _prepare_record_sql(self) -> tuple[str, str, str]:
+        """The statements every step runs, in the driver's paramstyle, built once per run."""
+        style = self._paramstyle or "qmark"
+        self._record_sql = (
+            bind(style, f"DELETE FROM {self.history_table} WHERE version = {{}}", (0,))[0],
+            bind(style, f"INSERT INTO {self.history_table} ({', '.join(HISTORY_COLUMNS)}) "
+                        "VALUES ({}, {}, {}, {}, {}, {}, {})", (0,) * 7)[0],
+            bind(style, f"INSERT INTO {self.log_table} ({', '.join(LOG_COLUMNS)}) "
+                        "VALUES ({}, {}, {}, {}, {}, {}, {})", (0,) * 7)[0],
         )
+        return self._record_sql
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -399,6 +404,12 @@ class SqlStore:
     def _execute(self, template: str, values: Sequence[Any]) -> Any:
         """Run ``template`` with ``{}`` marking each parameter, in the driver's paramstyle."""
         sql, parameters = bind(self._paramstyle or "qmark", template, values)
+        return self._run(sql, parameters)
+
+    def _run(self, sql: str, parameters: Any) -> Any:
+        """Run ``sql``, whose placeholders are in the driver's paramstyle already."""
+        if isinstance(parameters, tuple) and self._paramstyle in ("named", "pyformat"):
+            parameters = {f"p{i}": value for i, value in enumerate(parameters)}
         cursor = self._connection.cursor()
         try:
             cursor.execute(sql, parameters)
