@@ -152,16 +152,17 @@ def discover(
         ) from None
     found: dict[int, Migration] = {}
     skipped: list[Path] = []
+    base_text = str(base)
     for name in names:
-        path = base / name
-        migration = _read_migration(path, base, name, loader)
+        migration = _read_migration(base, os.path.join(base_text, name), name, loader)
         if migration is None:
-            skipped.append(path)
+            skipped.append(base / name)
             continue
         clash = found.get(migration.version)
         if clash is not None:
             raise DiscoveryError(
-                f"two migrations have version {migration.version}: {clash.path} and {path}",
+                f"two migrations have version {migration.version}: {clash.path} and "
+                f"{migration.path}",
                 "Give each migration its own version.",
             )
         found[migration.version] = migration
@@ -172,10 +173,13 @@ def discover(
 MAX_VERSION = 2**63 - 1  # what an SQL INTEGER column holds
 
 
-def _read_migration(path: Path, folder: Path, name: str, loader: MigrationLoader) -> Migration | None:
+def _read_migration(
+    folder: Path, path: str, name: str, loader: MigrationLoader
+) -> Migration | None:
     """Read one file's version statically; None when the file has no ``version`` at all.
 
-    ``path`` is resolved already: its folder was, and its name is a plain file in it.
+    ``path`` is resolved already: its folder was, and its name is a plain file in it. It is
+    text, not a Path: this runs once per file, and a Path is made only when one is needed.
     """
     try:
         with open(path, "rb") as handle:  # not Path.read_bytes: this loop runs per file
@@ -189,7 +193,7 @@ def _read_migration(path: Path, folder: Path, name: str, loader: MigrationLoader
         version, line, description = quick
         _check_version(version, path, line)
         return Migration(version, folder, name, description, checksum(source))
-    return _read_with_ast(path, source, loader)
+    return _read_with_ast(Path(path), source, loader)
 
 
 # The common case, read with regular expressions instead of a parse (see bench/). It answers
@@ -262,7 +266,7 @@ def function_docstrings(migration: Migration) -> dict[str, str]:
     return read(migration.path)
 
 
-def _check_version(value: object, path: Path, line: int) -> None:
+def _check_version(value: object, path: Path | str, line: int) -> None:
     where = f"{path}, line {line}" if line else str(path)
     if isinstance(value, bool) or not isinstance(value, int):
         raise DiscoveryError(

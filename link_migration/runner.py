@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol, TextIO
 
 from .config import Config
 from .context import MigrationContext
-from .discovery import Catalogue, MigrationLoader
+from .discovery import Catalogue, Migration, MigrationLoader
 from .errors import (
     ConfigError,
     DiscoveryError,
@@ -223,7 +223,7 @@ def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
             "Write transactional = False to run this migration outside a transaction.",
         )
     return _Prepared(
-        step, function, _takes_context(function, migration.path, step.direction), transactional
+        step, function, _takes_context(function, migration, step.direction), transactional
     )
 
 
@@ -244,20 +244,22 @@ def _never_runs_its_body(function: Callable[..., object]) -> bool:
     )
 
 
-def _takes_context(function: Callable[..., object], path: Path, name: str) -> bool:
+def _takes_context(function: Callable[..., object], migration: Migration, name: str) -> bool:
     """Whether to pass the context: up()/down() may take no argument, or one."""
     if type(function) is not FunctionType:
-        return _takes_context_by_signature(function, path, name)
+        return _takes_context_by_signature(function, migration, name)
     code = function.__code__
     defaults = len(function.__defaults__ or ())
     required = code.co_argcount - defaults
     required_keywords = code.co_kwonlyargcount - len(function.__kwdefaults__ or {})
     if required > 1 or required_keywords:
-        return _takes_context_by_signature(function, path, name)  # which says what is wrong
+        return _takes_context_by_signature(function, migration, name)  # which says what is wrong
     return code.co_argcount > 0 or bool(code.co_flags & _ACCEPTS_VARARGS)
 
 
-def _takes_context_by_signature(function: Callable[..., object], path: Path, name: str) -> bool:
+def _takes_context_by_signature(
+    function: Callable[..., object], migration: Migration, name: str
+) -> bool:
     import inspect  # one of the slowest modules to import: only for unusual functions
 
     try:
@@ -276,7 +278,7 @@ def _takes_context_by_signature(function: Callable[..., object], path: Path, nam
     ]
     if len(required) > 1 or any(p.kind == p.KEYWORD_ONLY for p in required):
         code = getattr(function, "__code__", None)
-        where = f"{code.co_filename}, line {code.co_firstlineno}" if code else str(path)
+        where = f"{code.co_filename}, line {code.co_firstlineno}" if code else str(migration.path)
         raise DiscoveryError(
             f"{where}: {name}{signature} needs {len(required)} arguments",
             f"{name}() may take no argument, or one: the migration context.",

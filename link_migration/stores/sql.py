@@ -170,8 +170,11 @@ class SqlStore:
         if transactional:
             self._begin()
         try:
-            with self._outside_a_transaction(not transactional):
+            if transactional:
                 yield connection
+            else:
+                with self._outside_a_transaction():
+                    yield connection
         except BaseException:
             if transactional:
                 self._rollback_quietly()
@@ -323,12 +326,12 @@ class SqlStore:
         return connection
 
     @contextlib.contextmanager
-    def _outside_a_transaction(self, wanted: bool) -> Iterator[None]:
+    def _outside_a_transaction(self) -> Iterator[None]:
         """For ``transactional = False``: sqlite3 already runs each statement on its own
         (we turned its implicit transactions off); a DB-API driver that opens a transaction
         at the first statement is switched to its ``autocommit`` mode, where it has one."""
         connection = self._connection
-        if not wanted or self._sqlite or not hasattr(connection, "autocommit"):
+        if self._sqlite or not hasattr(connection, "autocommit"):
             yield
             return
         connection.commit()
@@ -342,7 +345,7 @@ class SqlStore:
     def _begin(self) -> None:
         if self._sqlite:
             # IMMEDIATE takes the write lock now rather than at the first write.
-            self._execute("BEGIN IMMEDIATE", ())
+            self._run("BEGIN IMMEDIATE", ())
 
     def _end_read(self, connection: Any) -> None:
         """Close the transaction a read opened (DB-API drivers open one on every statement)."""
