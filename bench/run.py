@@ -148,29 +148,31 @@ def main() -> int:
             rows.append((label, "-", 0, measure, "import floor", measure.median / start_floor))
         for count in sizes:
             loop = {"up": Measure(), "down": Measure()}
+            floors[f"sqlite3 loop up, N={count}"] = loop["up"]
+            floors[f"sqlite3 loop down, N={count}"] = loop["down"]
+            names = ("current (fresh)", "status (fresh)", "apply all", "up, nothing pending",
+                     "status (all applied)", "current (all applied)", "roll back all (--to 0)")
+            measures = {store: {name: Measure() for name in names} for store in stores}
+            for store in stores:
+                write_project(work / f"{store}-{count}", count, store)
+            # Each round measures the floor loop and then the tool, so that the disk's good and
+            # bad minutes (its commit latency drifts) weigh on both sides alike.
             for repeat in range(args.repeat):
                 database = work / f"loop-{count}-{repeat}.db"
                 loop_script = [python, "-c", SQLITE_LOOP, str(count)]
                 timed(loop_script + ["up", str(database)], work, loop["up"])
                 timed(loop_script + ["down", str(database)], work, loop["down"])
-            floors[f"sqlite3 loop up, N={count}"] = loop["up"]
-            floors[f"sqlite3 loop down, N={count}"] = loop["down"]
+                for store in stores:
+                    root, measure = work / f"{store}-{count}", measures[store]
+                    timed(tool + ["current"], root, measure["current (fresh)"])
+                    timed(tool + ["status"], root, measure["status (fresh)"])
+                    timed(tool + ["-q"], root, measure["apply all"])
+                    timed(tool + ["-q"], root, measure["up, nothing pending"])
+                    timed(tool + ["status"], root, measure["status (all applied)"])
+                    timed(tool + ["current"], root, measure["current (all applied)"])
+                    timed(tool + ["-q", "--to", "0"], root, measure["roll back all (--to 0)"])
             for store in stores:
-                root = work / f"{store}-{count}"
-                write_project(root, count, store)
-                measures = {name: Measure() for name in (
-                    "current (fresh)", "status (fresh)", "apply all", "up, nothing pending",
-                    "status (all applied)", "current (all applied)", "roll back all (--to 0)",
-                )}
-                for _ in range(args.repeat):
-                    timed(tool + ["current"], root, measures["current (fresh)"])
-                    timed(tool + ["status"], root, measures["status (fresh)"])
-                    timed(tool + ["-q"], root, measures["apply all"])
-                    timed(tool + ["-q"], root, measures["up, nothing pending"])
-                    timed(tool + ["status"], root, measures["status (all applied)"])
-                    timed(tool + ["current"], root, measures["current (all applied)"])
-                    timed(tool + ["-q", "--to", "0"], root, measures["roll back all (--to 0)"])
-                for name, measure in measures.items():
+                for name, measure in measures[store].items():
                     if name == "apply all":
                         floor, ratio = "sqlite3 loop up", measure.median / loop["up"].median
                     elif name.startswith("roll back"):
@@ -178,7 +180,7 @@ def main() -> int:
                     else:
                         floor, ratio = "import floor", measure.median / start_floor
                     rows.append((name, store, count, measure, floor, ratio))
-                shutil.rmtree(root)
+                shutil.rmtree(work / f"{store}-{count}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = render(rows, floors, args.repeat)
