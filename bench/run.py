@@ -72,8 +72,9 @@ if pid == 0:
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
         os.execv(sys.argv[1], sys.argv[1:])
-    finally:
-        os._exit(127)
+    except BaseException as exc:
+        print(f"cannot run {sys.argv[1]}: {exc}", file=sys.stderr)
+    os._exit(127)
 _, status, usage = os.wait4(pid, 0)
 print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
 """

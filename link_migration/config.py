@@ -91,7 +91,7 @@ def _load(spec: str, cwd: Path, given_by: str) -> Config:
                 f"Check the path given with {given_by}.",
             )
         _make_importable(path.parent, cwd)
-        module = import_file(path, private_module_name("conf", path), ConfigError)
+        module = import_file(path, private_module_name("conf", path), ConfigError, with_spec=True)
         _register_natural_name(module, path)
         return Config(module, path)
     if all(part.isidentifier() for part in spec.split(".")):

@@ -27,12 +27,13 @@ class MigrationContext:
         dry_run: bool = False,
         connection: Any = None,
     ) -> None:
-        self.config = config
-        self.version = version
-        self.direction = direction
-        self.migration = migration
-        self.dry_run = dry_run
-        self.connection = connection
+        values = (config, version, direction, migration, dry_run, connection)
+        for name, value in zip(self.__slots__, values):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Read-only, so that a hook cannot change what the migrations after it are told.
+        raise AttributeError(f"the migration context is read-only: cannot set {name!r}")
 
     def __repr__(self) -> str:
         return f"MigrationContext(version={self.version}, direction={self.direction!r}, file={self.migration.name!r})"

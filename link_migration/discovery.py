@@ -193,7 +193,7 @@ def _read_migration(
         version, line, description = quick
         _check_version(version, path, line)
         return Migration(version, folder, name, description, checksum(source))
-    return _read_with_ast(Path(path), source, loader)
+    return _read_with_ast(folder, name, source, loader)
 
 
 # The common case, read with regular expressions instead of a parse (see bench/). It answers
@@ -245,9 +245,12 @@ def _read_quickly(source: bytes) -> tuple[int, int, str] | None:
     return int(match.group(1)), before.count(b"\n") + 1, description
 
 
-def _read_with_ast(path: Path, source: bytes, loader: MigrationLoader) -> Migration | None:
+def _read_with_ast(
+    folder: Path, name: str, source: bytes, loader: MigrationLoader
+) -> Migration | None:
     from . import syntax  # only for the files the quick reader leaves to the parser
 
+    path = folder / name
     value, line, description = syntax.static_version(path, source)
     if value is syntax.MISSING:
         return None
@@ -256,7 +259,7 @@ def _read_with_ast(path: Path, source: bytes, loader: MigrationLoader) -> Migrat
         if value is syntax.MISSING:
             return None
     _check_version(value, path, line)
-    return Migration(value, path.parent, path.name, description, checksum(source))
+    return Migration(value, folder, name, description, checksum(source))
 
 
 def function_docstrings(migration: Migration) -> dict[str, str]:

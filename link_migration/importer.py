@@ -23,7 +23,9 @@ def private_module_name(kind: str, path: Path) -> str:
     return f"_link_migration_{kind}_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
 
 
-def import_file(path: Path, module_name: str, error_class: type[LinkMigrationError]) -> ModuleType:
+def import_file(
+    path: Path, module_name: str, error_class: type[LinkMigrationError], *, with_spec: bool = False
+) -> ModuleType:
     """Import the Python file at ``path`` as ``module_name``.
 
     The module is registered in ``sys.modules`` under that (private, unique) name while and
@@ -31,8 +33,10 @@ def import_file(path: Path, module_name: str, error_class: type[LinkMigrationErr
     at import is an error like any other: user code does not get to end the run silently.
     The source is compiled every time, never taken from __pycache__: a bytecode cache keyed on
     mtime and size could run an edited migration's old code while its new checksum is recorded.
-    The module is built by hand rather than through importlib's loaders: with no spec, loader
-    or cache path it weighs about half as much, and a plan may hold thousands (see bench/).
+    A migration's module is built by hand, with ``__name__`` and ``__file__`` but no spec or
+    loader: it weighs about half what importlib's does, and a plan may hold thousands (see
+    bench/). ``with_spec`` (for conf.py, one per run) makes it as importlib does, so that
+    importlib.util.find_spec() and pkgutil.get_data() work with it.
     """
     try:
         with io.open_code(str(path)) as handle:  # as importlib reads code: audit hooks see it
@@ -45,8 +49,11 @@ def import_file(path: Path, module_name: str, error_class: type[LinkMigrationErr
         ) from None
     except (SyntaxError, ValueError, ImportError) as exc:
         raise error_class(_syntax_message(path, exc), f"Fix the syntax of {path.name}.") from None
-    module = ModuleType(module_name)
-    module.__file__ = str(path)
+    if with_spec:
+        module = _module_with_spec(module_name, path)
+    else:
+        module = ModuleType(module_name)
+        module.__file__ = str(path)
     sys.modules[module_name] = module
     try:
         exec(code, module.__dict__)
@@ -57,6 +64,17 @@ def import_file(path: Path, module_name: str, error_class: type[LinkMigrationErr
         sys.modules.pop(module_name, None)
         raise
     return module
+
+
+def _module_with_spec(module_name: str, path: Path) -> ModuleType:
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader(module_name, str(path))
+    spec = importlib.util.spec_from_loader(module_name, loader, origin=str(path))
+    assert spec is not None
+    spec.has_location = True
+    return importlib.util.module_from_spec(spec)
 
 
 def import_dotted(name: str, error_class: type[LinkMigrationError], what: str) -> ModuleType:

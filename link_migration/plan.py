@@ -18,7 +18,7 @@ class Request(NamedTuple):
     """What the user asked for: ``up``/``down`` with an optional count, or ``to`` a target."""
 
     direction: str = UP
-    count: int | None = None
+    count: int | None = None  # type: ignore[assignment]  # a field, over tuple.count()
     target: int | None = None
 
 

@@ -232,10 +232,16 @@ _DEFERRED_BODY = 0x20 | 0x80 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GEN
 _ACCEPTS_VARARGS = 0x04  # CO_VARARGS
 
 
+def _plain(function: Callable[..., object]) -> bool:
+    """A def with nothing attached: what its code says is the whole truth. A decorated one
+    (__wrapped__, __signature__, a coroutine marker) is left to inspect, which follows those."""
+    return type(function) is FunctionType and not function.__dict__
+
+
 def _never_runs_its_body(function: Callable[..., object]) -> bool:
-    if type(function) is FunctionType:  # the usual case, read from the code: no inspect
-        return bool(function.__code__.co_flags & _DEFERRED_BODY)
-    import inspect  # for partials, methods and callable objects
+    if _plain(function):  # the usual case, read from the code: no inspect
+        return bool(function.__code__.co_flags & _DEFERRED_BODY)  # type: ignore[attr-defined]
+    import inspect  # for partials, methods, decorated functions and callable objects
 
     return (
         inspect.iscoroutinefunction(function)
@@ -246,12 +252,12 @@ def _never_runs_its_body(function: Callable[..., object]) -> bool:
 
 def _takes_context(function: Callable[..., object], migration: Migration, name: str) -> bool:
     """Whether to pass the context: up()/down() may take no argument, or one."""
-    if type(function) is not FunctionType:
+    if not _plain(function):
         return _takes_context_by_signature(function, migration, name)
-    code = function.__code__
-    defaults = len(function.__defaults__ or ())
+    code = function.__code__  # type: ignore[attr-defined]
+    defaults = len(function.__defaults__ or ())  # type: ignore[attr-defined]
     required = code.co_argcount - defaults
-    required_keywords = code.co_kwonlyargcount - len(function.__kwdefaults__ or {})
+    required_keywords = code.co_kwonlyargcount - len(function.__kwdefaults__ or {})  # type: ignore[attr-defined]
     if required > 1 or required_keywords:
         return _takes_context_by_signature(function, migration, name)  # which says what is wrong
     return code.co_argcount > 0 or bool(code.co_flags & _ACCEPTS_VARARGS)

@@ -465,3 +465,17 @@ def test_conf_folder_importable_for_migrations(project, elsewhere):
     assert project.log() == ["up 1"]
     assert out.read_text() == "42 lazy"
     assert not (elsewhere / "helpers.py").exists()
+
+
+def test_conf_module_is_made_as_importlib_makes_it(tmp_path: Path) -> None:
+    """conf.py may read files beside it through its loader, as any imported module may."""
+    write(tmp_path / "settings.txt", "from the loader\n")
+    conf = write(tmp_path / "conf.py", textwrap.dedent("""\
+        import pkgutil
+        VERSION_FILE = "version.txt"
+        ORIGIN = __spec__.origin
+        SETTINGS = __loader__.get_data(__file__.replace("conf.py", "settings.txt"))
+        """))
+    config = load_config(str(conf), tmp_path, {})
+    assert config.module.ORIGIN == str(conf)
+    assert config.module.SETTINGS == b"from the loader\n"

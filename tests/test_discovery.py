@@ -646,7 +646,7 @@ def test_quick_reading_agrees_with_the_full_parse(tmp_path: Path, source: str) -
     loader = MigrationLoader(MigrationsFolder(tmp_path))
     quick = _read_quickly(source.encode())
     try:
-        full = _read_with_ast(path, source.encode(), loader)
+        full = _read_with_ast(tmp_path, path.name, source.encode(), loader)
         expected: object = None if full is None else (full.version, full.description)
     except DiscoveryError as error:
         expected = error

@@ -49,6 +49,22 @@ DEFINITIONS = {
     "partial that leaves none": "def f(a): pass\nup = functools.partial(f, 1)",
     "partial that leaves two": "def f(a, b, c): pass\nup = functools.partial(f, 1)",
     "builtin": "up = print",
+    "decorated with functools.wraps, wrapping none": (
+        "def f(): pass\n"
+        "@functools.wraps(f)\n"
+        "def up(*args, **kwargs): return f(*args, **kwargs)"
+    ),
+    "decorated with functools.wraps, wrapping one": (
+        "def f(context): pass\n"
+        "@functools.wraps(f)\n"
+        "def up(*args, **kwargs): return f(*args, **kwargs)"
+    ),
+    "with a __signature__ of none": (
+        "import inspect\n"
+        "def up(*args): pass\n"
+        "up.__signature__ = inspect.Signature()"
+    ),
+    "with an attribute set": "def up(context): pass\nup.note = 'kept'",
 }
 
 
@@ -71,6 +87,13 @@ def test_a_callable_object_is_read_with_inspect() -> None:
     assert _takes_context(_Callable(), MIGRATION, "up") is True
 
 
+def test_a_decorated_up_is_called_as_the_function_it_wraps() -> None:
+    """functools.wraps makes the wrapper stand for what it wraps: an up() of no argument,
+    decorated, must still be called with none."""
+    up = _define(DEFINITIONS["decorated with functools.wraps, wrapping none"])
+    assert _takes_context(up, MIGRATION, "up") is False
+
+
 BODIES = {
     "plain": ("def up(): pass", False),
     "async": ("async def up(): pass", True),
@@ -81,6 +104,10 @@ BODIES = {
         "async def f(a): pass\nup = functools.partial(f, 1)", True
     ),
 }
+if hasattr(inspect, "markcoroutinefunction"):  # Python 3.12 and later
+    BODIES["marked as a coroutine function"] = (
+        "import inspect\n@inspect.markcoroutinefunction\ndef up(): pass", True
+    )
 
 
 @pytest.mark.parametrize(("source", "deferred"), BODIES.values(), ids=BODIES.keys())
@@ -95,3 +122,14 @@ def test_functions_whose_call_would_not_run_the_body_are_recognised(
         or inspect.isasyncgenfunction(function)
     )
     assert by_inspect is deferred
+
+
+def test_the_context_is_read_only(project) -> None:
+    """A migration or hook that assigns to the context fails, rather than changing what the
+    migrations after it are told."""
+    project.add_migration(1)
+    (project.migrations / "m2.py").write_text("version = 2\ndef up(self):\n    self.version = 5\n")
+    result = project.run()
+    assert result.status == 1
+    assert "read-only" in result.err and "version" in result.err
+    assert project.version() == "1"

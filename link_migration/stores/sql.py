@@ -170,11 +170,8 @@ class SqlStore:
         if transactional:
             self._begin()
         try:
-            if transactional:
+            with contextlib.nullcontext() if transactional else self._outside_a_transaction():
                 yield connection
-            else:
-                with self._outside_a_transaction():
-                    yield connection
         except BaseException:
             if transactional:
                 self._rollback_quietly()
@@ -291,14 +288,19 @@ class SqlStore:
                             None if fake else duration, by))
 
     def _prepare_record_sql(self) -> tuple[str, str, str]:
-        """The statements every step runs, in the driver's paramstyle, built once per run."""
+        """The statements every step runs, in the driver's paramstyle: built once per store,
+        and a store lives for one command (or one call of the Python API)."""
         style = self._paramstyle or "qmark"
+
+        def insert(table: str, columns: Sequence[str]) -> str:
+            markers = ", ".join(["{}"] * len(columns))
+            return bind(style, f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({markers})",
+                        columns)[0]
+
         self._record_sql = (
             bind(style, f"DELETE FROM {self.history_table} WHERE version = {{}}", (0,))[0],
-            bind(style, f"INSERT INTO {self.history_table} ({', '.join(HISTORY_COLUMNS)}) "
-                        "VALUES ({}, {}, {}, {}, {}, {}, {})", (0,) * 7)[0],
-            bind(style, f"INSERT INTO {self.log_table} ({', '.join(LOG_COLUMNS)}) "
-                        "VALUES ({}, {}, {}, {}, {}, {}, {})", (0,) * 7)[0],
+            insert(self.history_table, HISTORY_COLUMNS),
+            insert(self.log_table, LOG_COLUMNS),
         )
         return self._record_sql
 
@@ -435,7 +437,9 @@ def _rows(cursor: Any, batch: int = 500) -> Iterator[Any]:
 
 def _int_version(row: Any) -> Any:
     """A history row with its version as an int (some drivers give Decimal or str)."""
-    return row if type(row[0]) is int else (int(row[0]), *row[1:])
+    if type(row[0]) is int:
+        return row
+    return (int(row[0]), *(row[i] for i in range(1, len(HISTORY_COLUMNS))))
 
 
 def bind(paramstyle: str, template: str, values: Sequence[Any]) -> tuple[str, Any]:
