@@ -165,6 +165,8 @@ def main() -> int:
                 timed(loop_script + ["down", str(database)], work, loop["down"])
                 for store in stores:
                     root, measure = work / f"{store}-{count}", measures[store]
+                    for store_file in ("app.db", "version.txt"):  # fresh, as the loop's is
+                        (root / store_file).unlink(missing_ok=True)
                     timed(tool + ["current"], root, measure["current (fresh)"])
                     timed(tool + ["status"], root, measure["status (fresh)"])
                     timed(tool + ["-q"], root, measure["apply all"])
