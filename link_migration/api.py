@@ -120,7 +120,7 @@ class Migrator:
                 warn=self._warn,
             )
             with exclusive:
-                state = store.read_state()
+                state = store.read_state(catalogue.migrations)
                 self._warn_modified(catalogue, state)
                 plan = make_plan(
                     catalogue.migrations,
@@ -170,7 +170,7 @@ class Migrator:
 
         with self._opened() as store:
             catalogue, _ = self._discover()
-            state = store.read_state()
+            state = store.read_state(catalogue.migrations)
             rows = migration_states(catalogue.migrations, state)
             return Status(store.describe(), state.current, tuple(rows), catalogue.skipped)
 

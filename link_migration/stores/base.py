@@ -11,8 +11,9 @@ from ..errors import StoreError
 if TYPE_CHECKING:
     # Types only: at run time `current` imports neither typing's machinery nor the state
     # and plan modules (see bench/).
-    from typing import Any, ContextManager, Iterator, Protocol
+    from typing import Any, ContextManager, Iterator, Protocol, Sequence
 
+    from ..discovery import Migration
     from ..plan import Step
     from ..state import LogEntry, StoreState
 else:
@@ -29,7 +30,9 @@ class VersionStore(Protocol):
         """A short phrase naming the store for messages, e.g. ``file /srv/app/version.txt``."""
         ...
 
-    def read_state(self) -> StoreState:
+    def read_state(self, files: Sequence[Migration] = ()) -> StoreState:
+        """The current version and, where the store keeps them, the applied migrations.
+        ``files`` (by version) lets rows share the text they have in common with them."""
         ...
 
     def read_current(self) -> int:
@@ -61,7 +64,7 @@ class CurrentVersionStore:
     def write_version(self, version: int) -> None:
         raise NotImplementedError
 
-    def read_state(self) -> StoreState:
+    def read_state(self, files: Sequence[Migration] = ()) -> StoreState:
         from ..state import StoreState
 
         return StoreState(self.read_version())

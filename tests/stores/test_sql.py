@@ -290,3 +290,40 @@ def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(project, content):
     assert "app.db" in result.err and "Traceback" not in result.err
     assert (project.root / "app.db").read_bytes() == content
     assert project.log() == []
+
+
+def test_migrations_run_with_sqlites_usual_page_cache(project):
+    """The store reads with a small page cache (memory, see bench/); the migrations it runs
+    get back what the connection had, as if the store had never touched it."""
+    project.write_conf('DATABASE = "app.db"\n')
+    seen = project.root / "cache_size.txt"
+    for version in (1, 2):
+        _sql_migration(project, version, f"""\
+            (size,) = context.execute("PRAGMA cache_size").fetchone()
+            with open({str(seen)!r}, "a") as out:
+                out.write(f"{{size}}\\n")
+            """)
+    assert project.run().status == 0
+    usual = sqlite3.connect(":memory:").execute("PRAGMA cache_size").fetchone()[0]
+    assert seen.read_text().split() == [str(usual), str(usual)]
+
+
+def test_history_rows_share_the_text_they_have_in_common_with_the_files(project):
+    """A row's file name and checksum are the file's own objects when the text is the same,
+    not a second copy of each (about 200 bytes a migration, see bench/)."""
+    from link_migration.api import Migrator
+
+    project.write_conf('DATABASE = "app.db"\n')
+    for version in (1, 2, 3):
+        _sql_migration(project, version, "pass")
+    assert project.run().status == 0
+    (project.migrations / "s2.py").write_text((project.migrations / "s2.py").read_text() + "# edited\n")
+    status = Migrator.from_config(project.root / "conf.py", cwd=project.root).status()
+    rows = {row.version: row for row in status.migrations}
+    for version in (1, 3):
+        assert rows[version].applied.checksum is rows[version].migration.checksum
+        assert rows[version].applied.file_name is rows[version].migration.name
+    edited = rows[2]
+    assert edited.state == "modified"
+    assert edited.applied.checksum != edited.migration.checksum
+    assert edited.applied.file_name is edited.migration.name
