@@ -35,6 +35,15 @@ class MigrationContext:
         # Read-only, so that a hook cannot change what the migrations after it are told.
         raise AttributeError(f"the migration context is read-only: cannot set {name!r}")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"the migration context is read-only: cannot delete {name!r}")
+
+    def __copy__(self) -> MigrationContext:
+        return self  # read-only, like a tuple: a copy would be the same
+
+    def __deepcopy__(self, memo: dict[int, object]) -> MigrationContext:
+        return self  # its connection and conf module are not things to duplicate
+
     def __repr__(self) -> str:
         return f"MigrationContext(version={self.version}, direction={self.direction!r}, file={self.migration.name!r})"
 

@@ -6,7 +6,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from types import FunctionType
+from types import AsyncGeneratorType, CoroutineType, FunctionType, GeneratorType
 from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol, TextIO
 
 from .config import Config
@@ -230,6 +230,7 @@ def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
 # Code flags of functions whose call returns an object instead of running the body.
 _DEFERRED_BODY = 0x20 | 0x80 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ASYNC_GENERATOR
 _ACCEPTS_VARARGS = 0x04  # CO_VARARGS
+_UNRUN_BODIES = (CoroutineType, GeneratorType, AsyncGeneratorType)
 
 
 def _plain(function: Callable[..., object]) -> bool:
@@ -326,10 +327,10 @@ def _call_user(
 ) -> None:
     if function is None:
         return
+    subject = f"{what} migration" if what else "migration"
     try:
-        function(context)
+        returned = function(context)
     except (Exception, SystemExit) as exc:  # sys.exit() in a migration is a failure too
-        subject = f"{what} migration" if what else "migration"
         raise MigrationError(
             f"{subject} {step.migration.version} ({step.direction}) in {step.migration.path} "
             f"failed: {type(exc).__name__}: {exc}",
@@ -337,6 +338,18 @@ def _call_user(
             "Fix the migration and run again.",
             detail=user_traceback(exc),
         ) from exc
+    if isinstance(returned, _UNRUN_BODIES):
+        # A decorator hid an async def or a generator from _prepare: its body has not run, so
+        # the step must not be recorded as done.
+        if not isinstance(returned, AsyncGeneratorType):
+            returned.close()
+        raise MigrationError(
+            f"{subject} {step.migration.version} ({step.direction}) in {step.migration.path} "
+            f"returned a {type(returned).__name__} instead of running: it is async or a "
+            "generator behind a decorator",
+            f"The store holds version {version}; nothing after it ran. "
+            "Make it a plain function.",
+        )
 
 
 def user_traceback(exc: BaseException) -> str:

@@ -133,3 +133,32 @@ def test_the_context_is_read_only(project) -> None:
     assert result.status == 1
     assert "read-only" in result.err and "version" in result.err
     assert project.version() == "1"
+
+
+@pytest.mark.parametrize("body", ["async def real(context):\n    pass\n",
+                                  "def real(context):\n    yield 1\n"], ids=["async", "generator"])
+def test_a_decorator_hiding_an_async_or_generator_up_fails_the_step(project, body) -> None:
+    """inspect does not see through such a wrapper, so the call's result is checked: a body
+    that did not run must not be recorded as done."""
+    project.add_migration(1)
+    (project.migrations / "m2.py").write_text(
+        "import functools\nversion = 2\n" + body
+        + "@functools.wraps(real)\ndef up(context):\n    return real(context)\n"
+    )
+    result = project.run()
+    assert result.status == 1
+    assert "migration 2 (up)" in result.err and "instead of running" in result.err
+    assert "never awaited" not in result.err
+    assert project.version() == "1"
+
+
+def test_the_context_cannot_lose_an_attribute_and_copies_as_itself() -> None:
+    import copy
+
+    from link_migration.context import MigrationContext
+
+    context = MigrationContext(config=functools, version=1, direction="up", migration=MIGRATION)
+    with pytest.raises(AttributeError, match="read-only"):
+        del context.version
+    assert copy.copy(context) is context and copy.deepcopy(context) is context
+    assert context.version == 1

@@ -347,8 +347,15 @@ class SqlStore:
         try:
             (self._cache_size,) = connection.execute("PRAGMA cache_size").fetchone()
             connection.execute("PRAGMA cache_size = -64")
-        except sqlite3.Error:
-            self._cache_size = None  # the next statement says what is wrong with the file
+        except sqlite3.Error as exc:  # the first statement to read the file: say why it cannot
+            raise self._unreadable(exc) from None
+
+    def _unreadable(self, exc: Exception) -> StoreError:
+        if any(word in str(exc).lower() for word in ("locked", "busy")):
+            hint = "Another process holds the database; run again when it is done with it."
+        else:
+            hint = "Check that DATABASE names a SQLite database file."
+        return StoreError(f"cannot read {self._description}: {_describe(exc)}", hint)
 
     def _full_cache(self) -> None:
         if self._cache_size is not None:
@@ -416,10 +423,7 @@ class SqlStore:
         except Exception as exc:
             self._rollback_quietly()
             if self._sqlite and "no such table" not in str(exc):
-                raise StoreError(
-                    f"cannot read {self._description}: {_describe(exc)}",
-                    "Check that DATABASE names a SQLite database file.",
-                ) from None
+                raise self._unreadable(exc) from None
             return False
         columns = tuple(d[0].lower() for d in cursor.description or ())
         if set(columns) != set(expected):

@@ -327,3 +327,23 @@ def test_history_rows_share_the_text_they_have_in_common_with_the_files(project)
     assert edited.state == "modified"
     assert edited.applied.checksum != edited.migration.checksum
     assert edited.applied.file_name is edited.migration.name
+
+
+def test_a_locked_database_is_reported_as_locked(project):
+    """Another process holding the database gets a message that says so (after sqlite3's busy
+    timeout), and nothing changes."""
+    project.write_conf('DATABASE = "app.db"\n')
+    _sql_migration(project, 1, "pass")
+    assert project.run().status == 0
+    holder = sqlite3.connect(project.root / "app.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        result = project.run("current")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.status == 2
+    assert "database is locked" in result.err
+    assert "Another process holds the database" in result.err
+    assert "Traceback" not in result.err
+    assert _history(project.root / "app.db") == [(1, "s1.py", 0)]
