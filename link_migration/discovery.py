@@ -262,13 +262,6 @@ def _read_with_ast(
     return Migration(value, folder, name, description, checksum(source))
 
 
-def function_docstrings(migration: Migration) -> dict[str, str]:
-    """The docstrings of a migration's top-level functions, for dry runs."""
-    from .syntax import function_docstrings as read
-
-    return read(migration.path)
-
-
 def _check_version(value: object, path: Path | str, line: int) -> None:
     where = f"{path}, line {line}" if line else str(path)
     if isinstance(value, bool) or not isinstance(value, int):

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator, Sequence
 
-from .discovery import function_docstrings
 from .plan import DOWN, Plan, Step
 from .runner import RunResult
 from .state import LogEntry, MigrationState, Problem
@@ -30,7 +29,9 @@ def step_line(index: int, total: int, step: Step, *, fake: bool = False) -> str:
 
 def step_docstring(step: Step) -> str:
     """The up()/down() docstring a dry run shows under a step, indented."""
-    doc = function_docstrings(step.migration).get(step.direction, "")
+    from .syntax import function_docstrings  # dry runs only: it parses the file
+
+    doc = function_docstrings(step.migration.path).get(step.direction, "")
     if not doc:
         return ""
     lines = doc.strip().splitlines()

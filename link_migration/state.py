@@ -113,7 +113,7 @@ def modified(migrations: Sequence[Migration], store: StoreState) -> Iterator[Mig
     applied = store.applied or {}
     for migration in migrations:
         record = applied.get(migration.version)
-        if record is not None and _state(migration.version, migration, record, 0) == MODIFIED:
+        if record is not None and _changed(migration, record):
             yield migration
 
 
@@ -124,9 +124,12 @@ def _state(
         return OUT_OF_ORDER if version < current else PENDING
     if migration is None:
         return MISSING
-    if record.checksum and migration.checksum and record.checksum != migration.checksum:
-        return MODIFIED
-    return APPLIED
+    return MODIFIED if _changed(migration, record) else APPLIED
+
+
+def _changed(migration: Migration, record: AppliedMigration) -> bool:
+    """Whether the file differs from what was applied: only when both checksums are known."""
+    return bool(record.checksum and migration.checksum and record.checksum != migration.checksum)
 
 
 class Status(NamedTuple):

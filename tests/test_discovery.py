@@ -11,7 +11,6 @@ import pytest
 
 from link_migration.config import load_config
 from link_migration.discovery import (
-    function_docstrings,
     Catalogue,
     MigrationLoader,
     MigrationsFolder,
@@ -19,6 +18,7 @@ from link_migration.discovery import (
     locate_migrations,
 )
 from link_migration.errors import DiscoveryError
+from link_migration.syntax import function_docstrings
 
 if TYPE_CHECKING:
     from conftest import Project
@@ -102,7 +102,7 @@ def down():
     migration = catalogue.migrations[0]
     assert migration.path == path.resolve()
     assert migration.description == "Add the users table."
-    docstrings = function_docstrings(migration)
+    docstrings = function_docstrings(migration.path)
     assert (docstrings["up"], docstrings["down"]) == ("Create users.", "Drop users.")
     assert not marker.exists()
 
