@@ -109,3 +109,12 @@ def project(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pyt
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LINK_MIGRATION_CONFIG", raising=False)
     return Project(tmp_path, capsys)
+
+
+@pytest.fixture
+def elsewhere(project: Project, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty working directory with no conf.py, so nothing can be found by accident."""
+    folder = project.root / "elsewhere"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    return folder

@@ -16,15 +16,6 @@ from link_migration.errors import ConfigError
 STORE = 'VERSION_FILE = "version.txt"\n'
 
 
-@pytest.fixture
-def elsewhere(project, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty working directory with no conf.py, so nothing can be found by accident."""
-    folder = project.root / "elsewhere"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
-
-
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text))

@@ -45,7 +45,10 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def _script(name: str) -> str:
     found = shutil.which(name, path=str(SCRIPTS))
-    assert found, f"console script {name} is not installed in {SCRIPTS}"
+    assert found, (
+        f"console script {name} is not installed in {SCRIPTS}: these tests run the installed "
+        "program; install it first, as the README's test command does (pip install -e . pytest)"
+    )
     return found
 
 

@@ -20,14 +20,6 @@ def line_of(path: Path, marker: str) -> int:
     raise AssertionError(f"{marker!r} not in {path}")
 
 
-@pytest.fixture
-def elsewhere(project, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = project.root / "elsewhere"
-    folder.mkdir()
-    monkeypatch.chdir(folder)
-    return folder
-
-
 # ==================================================================== VERSION_FILE
 
 
