@@ -27,9 +27,13 @@ class MigrationContext:
         dry_run: bool = False,
         connection: Any = None,
     ) -> None:
-        values = (config, version, direction, migration, dry_run, connection)
-        for name, value in zip(self.__slots__, values):
-            object.__setattr__(self, name, value)
+        assign = object.__setattr__  # past our own __setattr__, which refuses
+        assign(self, "config", config)
+        assign(self, "version", version)
+        assign(self, "direction", direction)
+        assign(self, "migration", migration)
+        assign(self, "dry_run", dry_run)
+        assign(self, "connection", connection)
 
     def __setattr__(self, name: str, value: object) -> None:
         # Read-only, so that a hook cannot change what the migrations after it are told.

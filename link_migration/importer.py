@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import os
 import re
 import sys
 import zlib
@@ -16,15 +17,23 @@ from types import ModuleType
 from .errors import LinkMigrationError
 
 
-def private_module_name(kind: str, path: Path) -> str:
+_NOT_IN_A_NAME = re.compile(r"[^0-9A-Za-z_]")
+
+
+def private_module_name(kind: str, path: str | os.PathLike[str]) -> str:
     """A module name no real package uses, unique per file, so that a user's file called
     json.py or users.py shadows nothing."""
-    digest = f"{zlib.crc32(str(path).encode()):08x}"
-    return f"_link_migration_{kind}_{digest}_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}"
+    filename = os.fspath(path)
+    stem = os.path.splitext(os.path.basename(filename))[0]
+    return f"_link_migration_{kind}_{zlib.crc32(filename.encode()):08x}_{_NOT_IN_A_NAME.sub('_', stem)}"
 
 
 def import_file(
-    path: Path, module_name: str, error_class: type[LinkMigrationError], *, with_spec: bool = False
+    path: str | os.PathLike[str],
+    module_name: str,
+    error_class: type[LinkMigrationError],
+    *,
+    with_spec: bool = False,
 ) -> ModuleType:
     """Import the Python file at ``path`` as ``module_name``.
 
@@ -36,42 +45,46 @@ def import_file(
     A migration's module is built by hand, with ``__name__`` and ``__file__`` but no spec or
     loader: it weighs about half what importlib's does, and a plan may hold thousands (see
     bench/). ``with_spec`` (for conf.py, one per run) makes it as importlib does, so that
-    importlib.util.find_spec() and pkgutil.get_data() work with it.
+    importlib.util.find_spec() and pkgutil.get_data() work with it. The path may be a plain
+    string: a run imports thousands, and a Path object each would cost time for nothing.
     """
+    filename = os.fspath(path)
     try:
-        with io.open_code(str(path)) as handle:  # as importlib reads code: audit hooks see it
+        with io.open_code(filename) as handle:  # as importlib reads code: audit hooks see it
             source = handle.read()
-        code = compile(source, str(path), "exec", dont_inherit=True)
+        code = compile(source, filename, "exec", dont_inherit=True)
     except OSError as exc:
         raise error_class(
-            f"cannot read {path}: {exc.strerror or exc}",
+            f"cannot read {filename}: {exc.strerror or exc}",
             "Check that the file exists and is readable.",
         ) from None
     except (SyntaxError, ValueError, ImportError) as exc:
-        raise error_class(_syntax_message(path, exc), f"Fix the syntax of {path.name}.") from None
+        raise error_class(
+            _syntax_message(Path(filename), exc), f"Fix the syntax of {os.path.basename(filename)}."
+        ) from None
     if with_spec:
-        module = _module_with_spec(module_name, path)
+        module = _module_with_spec(module_name, filename)
     else:
         module = ModuleType(module_name)
-        module.__file__ = str(path)
+        module.__file__ = filename
     sys.modules[module_name] = module
     try:
         exec(code, module.__dict__)
     except (Exception, SystemExit) as exc:
         sys.modules.pop(module_name, None)
-        raise _import_failure(exc, error_class, str(path), path) from None
+        raise _import_failure(exc, error_class, filename, Path(filename)) from None
     except BaseException:
         sys.modules.pop(module_name, None)
         raise
     return module
 
 
-def _module_with_spec(module_name: str, path: Path) -> ModuleType:
+def _module_with_spec(module_name: str, filename: str) -> ModuleType:
     import importlib.machinery
     import importlib.util
 
-    loader = importlib.machinery.SourceFileLoader(module_name, str(path))
-    spec = importlib.util.spec_from_loader(module_name, loader, origin=str(path))
+    loader = importlib.machinery.SourceFileLoader(module_name, filename)
+    spec = importlib.util.spec_from_loader(module_name, loader, origin=filename)
     assert spec is not None
     spec.has_location = True
     return importlib.util.module_from_spec(spec)

@@ -109,8 +109,7 @@ def run_plan(
     interrupts the migration.
     """
     guard = guard or SignalGuard()
-    if not fake:
-        _check_hooks(config)
+    hooks = _Hooks(None, None) if fake else _hooks(config)
     prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
         _prepare(step, loader) for step in plan.steps
     ]
@@ -129,7 +128,7 @@ def run_plan(
                 step, transactional=item.transactional, fake=fake
             ) as connection:
                 if item.function is not None:
-                    _call_migration(item, config, progress, version, connection)
+                    _call_migration(item, config, hooks, progress, version, connection)
                 ran = True
         except Interrupted as interrupt:
             raise _interrupted(interrupt.signum, step, version, completed, total) from None
@@ -179,22 +178,30 @@ def _interrupted(
     )
 
 
-def _check_hooks(config: Config) -> None:
-    """A hook that is not a function is conf.py's error, found before anything runs."""
+class _Hooks(NamedTuple):
+    before_migration: Callable[..., object] | None
+    after_migration: Callable[..., object] | None
+
+
+def _hooks(config: Config) -> _Hooks:
+    """conf.py's hooks, read once for the run. One that is not a function is conf.py's error,
+    found before anything runs."""
+    found = {}
     for name in ("before_migration", "after_migration", "after_run"):
-        hook = config.get(name)
+        hook = found[name] = config.get(name)
         if hook is not None and not callable(hook):
             raise ConfigError(
                 f"{name} in {config.path} is {hook!r}, not a function",
                 f"Define it with def {name}(context):" if name != "after_run"
                 else "Define it with def after_run(summary):",
             )
+    return _Hooks(found["before_migration"], found["after_migration"])
 
 
 def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
     """Import the step's migration and check it has a usable up()/down()."""
     migration = step.migration
-    module = loader.load(migration.path)
+    module = loader.load(migration.filename)
     function = getattr(module, step.direction, None)
     if function is None:
         raise DiscoveryError(
@@ -295,7 +302,12 @@ def _takes_context_by_signature(
 
 
 def _call_migration(
-    item: _Prepared, config: Config, progress: Progress, version: int, connection: object
+    item: _Prepared,
+    config: Config,
+    hooks: _Hooks,
+    progress: Progress,
+    version: int,
+    connection: object,
 ) -> None:
     """Run the hooks and the migration, inside the step's transaction where there is one."""
     step = item.step
@@ -308,10 +320,10 @@ def _call_migration(
         connection=connection,
     )
     with contextlib.redirect_stdout(progress.migration_output()):
-        _call_user(config.get("before_migration"), "before_migration hook of", step, version, context)
+        _call_user(hooks.before_migration, "before_migration hook of", step, version, context)
         _call_user(item.function if item.takes_context else _no_argument(item.function),
                    "", step, version, context)
-        _call_user(config.get("after_migration"), "after_migration hook of", step, version, context)
+        _call_user(hooks.after_migration, "after_migration hook of", step, version, context)
 
 
 def _no_argument(function: Callable[..., object]) -> Callable[[MigrationContext], object]:

@@ -91,6 +91,20 @@ def test_a_run_executes_each_migration_file_once(project):
     assert sorted(map(int, marks.read_text().split())) == list(range(1, COUNT + 1))
 
 
+def test_a_run_in_steps_imports_only_the_migrations_of_each_step(project):
+    """What a run holds in memory grows with its plan, not with the folder (README,
+    Performance): applying in batches is how to keep a run of thousands small."""
+    marks = _many(project)
+    assert project.run("--up", "5").status == 0
+    assert marks.read_text().split() == ["1", "2", "3", "4", "5"]
+    marks.unlink()
+    assert project.run("--down", "2").status == 0
+    assert marks.read_text().split() == ["5", "4"]
+    marks.unlink()
+    assert project.run("--to", "7").status == 0
+    assert marks.read_text().split() == ["4", "5", "6", "7"]
+
+
 def test_a_run_lists_the_folder_once_and_reads_each_file_at_most_twice(project, audit):
     _many(project)
     assert project.run().status == 0

@@ -139,6 +139,13 @@ def host_name() -> str:
 def utc_timestamp(digits: int = 3) -> str:
     """Now in UTC, as datetime's isoformat() writes it with ``digits`` of fractions of a
     second; without datetime, which a run would otherwise import for this alone."""
+    global _last_second
     seconds, nanoseconds = divmod(time.time_ns(), 10**9)
+    last = _last_second  # one read: another thread may replace it meanwhile
+    if last[0] != seconds:  # a run records hundreds of steps within one second
+        last = _last_second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
     fraction = nanoseconds // 10 ** (9 - digits)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:0{digits}d}+00:00"
+    return f"{last[1]}.{fraction:0{digits}d}+00:00"
+
+
+_last_second: tuple[int, str] = (-1, "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import re
 import socket
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -23,6 +24,17 @@ def test_timestamps_are_written_as_datetime_writes_them(digits: int) -> None:
     assert before - timedelta(milliseconds=1) <= parsed <= after
     spec = "milliseconds" if digits == 3 else "microseconds"
     assert parsed.isoformat(timespec=spec) == stamp
+
+
+def test_each_instant_gets_its_own_second_even_when_the_clock_steps_back(monkeypatch) -> None:
+    # The date and time are kept from one call to the next within a second (see utc_timestamp).
+    instants = [1_700_000_000_999_999_999, 1_700_000_001_000_000_000, 1_700_000_000_500_000_000,
+                1_700_000_000_500_000_000, 1_800_000_000_000_123_000]
+    monkeypatch.setattr(time, "time_ns", iter(instants).__next__)
+    for nanoseconds in instants:
+        seconds, fraction = divmod(nanoseconds, 10**9)
+        moment = datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=fraction // 1000)
+        assert utc_timestamp(6) == moment.isoformat(timespec="microseconds")
 
 
 def test_host_name_is_the_one_socket_gives() -> None:
