@@ -109,8 +109,9 @@ class Migrator:
         """
         from .lock import held, lock_for
         from .plan import make_plan
-        from .runner import RunResult, SilentProgress, run_plan
+        from .runner import NO_HOOKS, RunResult, SilentProgress, read_hooks, run_plan
 
+        hooks = NO_HOOKS if dry_run or fake else read_hooks(self.config)
         with self._opened() as store:
             catalogue, loader = self._discover()
             exclusive = contextlib.nullcontext() if dry_run else held(
@@ -138,16 +139,14 @@ class Migrator:
                     result = RunResult(plan, (), plan.current, 0.0, fake=fake, dry_run=dry_run)
                 else:
                     result = run_plan(plan, store, self.config, loader,
-                                      self._progress or SilentProgress(), fake=fake,
-                                      guard=self._guard)
+                                      self._progress or SilentProgress(), hooks=hooks,
+                                      fake=fake, guard=self._guard)
                 result = result._replace(store=store.describe(), catalogue=catalogue)
-        if not dry_run and not fake:
-            self._after_run(result)
+        self._after_run(hooks.after_run, result)
         return result
 
-    def _after_run(self, result: RunResult) -> None:
+    def _after_run(self, hook: Callable[[RunResult], object] | None, result: RunResult) -> None:
         """conf.py's after_run(summary) hook, once at the end of a run that succeeded."""
-        hook = self.config.get("after_run")
         if hook is None:
             return
         from .runner import user_traceback

@@ -17,6 +17,12 @@ class MigrationContext:
     """
 
     __slots__ = ("config", "version", "direction", "migration", "dry_run", "connection")
+    config: ModuleType
+    version: int
+    direction: str
+    migration: Migration
+    dry_run: bool
+    connection: Any
 
     def __init__(
         self,

@@ -197,7 +197,7 @@ def _read_migration(
         version, line, description = quick
         _check_version(version, path, line)
         return Migration(version, folder, name, description, checksum(source))
-    return _read_with_ast(folder, name, source, loader)
+    return _read_with_ast(folder, path, name, source, loader)
 
 
 # The common case, read with regular expressions instead of a parse (see bench/). It answers
@@ -250,7 +250,7 @@ def _read_quickly(source: bytes) -> tuple[int, int, str] | None:
 
 
 def _read_with_ast(
-    folder: Path, name: str, source: bytes, loader: MigrationLoader
+    folder: Path, filename: str, name: str, source: bytes, loader: MigrationLoader
 ) -> Migration | None:
     from . import syntax  # only for the files the quick reader leaves to the parser
 
@@ -259,7 +259,8 @@ def _read_with_ast(
     if value is syntax.MISSING:
         return None
     if value is syntax.DYNAMIC:
-        value = getattr(loader.load(path), "version", syntax.MISSING)
+        # The same text as Migration.filename, which the run loads: one key, one execution.
+        value = getattr(loader.load(filename), "version", syntax.MISSING)
         if value is syntax.MISSING:
             return None
     _check_version(value, path, line)

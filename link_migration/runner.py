@@ -95,6 +95,7 @@ def run_plan(
     loader: MigrationLoader,
     progress: Progress,
     *,
+    hooks: Hooks,
     fake: bool = False,
     guard: SignalGuard | None = None,
     clock: Callable[[], float] = time.perf_counter,
@@ -102,14 +103,14 @@ def run_plan(
     """Run every step of ``plan`` in order, recording the version in ``store`` after each.
 
     Every migration of the plan is imported and checked before the first one runs, so a broken
-    file stops the run with nothing changed. With ``fake``, versions are recorded and no
+    file stops the run with nothing changed. ``hooks`` are called around each migration (pass
+    NO_HOOKS with ``fake``). With ``fake``, versions are recorded and no
     migration is imported or run. A failing migration raises MigrationError; the store then
     holds the version of the last step that completed. With a ``guard``, a first SIGINT or
     SIGTERM lets the running step end and then stops the run (RunInterrupted); a second one
     interrupts the migration.
     """
     guard = guard or SignalGuard()
-    hooks = _Hooks(None, None) if fake else _hooks(config)
     prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
         _prepare(step, loader) for step in plan.steps
     ]
@@ -178,24 +179,29 @@ def _interrupted(
     )
 
 
-class _Hooks(NamedTuple):
-    before_migration: Callable[..., object] | None
-    after_migration: Callable[..., object] | None
+class Hooks(NamedTuple):
+    """conf.py's hooks, read once when a run starts: a migration or hook that rebinds one
+    does not change the run it is part of."""
+
+    before_migration: Callable[..., object] | None = None
+    after_migration: Callable[..., object] | None = None
+    after_run: Callable[..., object] | None = None
 
 
-def _hooks(config: Config) -> _Hooks:
-    """conf.py's hooks, read once for the run. One that is not a function is conf.py's error,
-    found before anything runs."""
-    found = {}
-    for name in ("before_migration", "after_migration", "after_run"):
-        hook = found[name] = config.get(name)
+NO_HOOKS = Hooks()  # dry runs and --fake run no migration, so they call no hook
+
+
+def read_hooks(config: Config) -> Hooks:
+    """One that is not a function is conf.py's error, found before anything runs."""
+    hooks = Hooks(*(config.get(name) for name in Hooks._fields))
+    for name, hook in zip(Hooks._fields, hooks):
         if hook is not None and not callable(hook):
             raise ConfigError(
                 f"{name} in {config.path} is {hook!r}, not a function",
                 f"Define it with def {name}(context):" if name != "after_run"
                 else "Define it with def after_run(summary):",
             )
-    return _Hooks(found["before_migration"], found["after_migration"])
+    return hooks
 
 
 def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
@@ -304,7 +310,7 @@ def _takes_context_by_signature(
 def _call_migration(
     item: _Prepared,
     config: Config,
-    hooks: _Hooks,
+    hooks: Hooks,
     progress: Progress,
     version: int,
     connection: object,

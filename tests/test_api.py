@@ -384,6 +384,29 @@ def test_hooks_around_a_rollback(project) -> None:
     ]
 
 
+def test_hooks_are_read_once_when_the_run_starts(project) -> None:
+    # README, Hooks: rebinding a hook during a run does not change that run.
+    hooks_conf(project)
+    project.add_migration(1, up="import conf; conf.before_migration = conf.after_migration = None; "
+                               "conf.after_run = 5")
+    project.add_migration(2)
+    result = project.run()
+    assert result.status == 0, result.err
+    assert project.log() == EXPECTED_ORDER
+
+
+@pytest.mark.parametrize("hook", ["before_migration", "after_migration", "after_run"])
+def test_a_hook_that_is_not_a_function_stops_the_run_before_anything_changes(project, hook) -> None:
+    project.write_conf(f'DATABASE = "app.db"\n{hook} = 5\n')
+    two(project)
+    result = project.run()
+    assert result.status == 2
+    assert f"{hook} in {project.conf} is 5, not a function" in result.err
+    assert "Traceback" not in result.err
+    assert project.log() == []
+    assert not (project.root / "app.db").exists()
+
+
 def test_after_run_summary(project) -> None:
     hooks_conf(project, after_run="import conf; conf.SUMMARY = summary")
     two(project)

@@ -148,4 +148,4 @@ def utc_timestamp(digits: int = 3) -> str:
     return f"{last[1]}.{fraction:0{digits}d}+00:00"
 
 
-_last_second: tuple[int, str] = (-1, "")
+_last_second: tuple[int | None, str] = (None, "")  # no second yet: None is none of them

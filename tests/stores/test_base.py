@@ -7,9 +7,11 @@ import re
 import socket
 import time
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 
+from link_migration.stores import base
 from link_migration.stores.base import host_name, utc_timestamp, who_am_i
 
 
@@ -30,7 +32,9 @@ def test_each_instant_gets_its_own_second_even_when_the_clock_steps_back(monkeyp
     # The date and time are kept from one call to the next within a second (see utc_timestamp).
     instants = [1_700_000_000_999_999_999, 1_700_000_001_000_000_000, 1_700_000_000_500_000_000,
                 1_700_000_000_500_000_000, 1_800_000_000_000_123_000]
-    monkeypatch.setattr(time, "time_ns", iter(instants).__next__)
+    # Only the clock link_migration reads: the rest of Python keeps the real one.
+    clock = SimpleNamespace(time_ns=iter(instants).__next__, gmtime=time.gmtime, strftime=time.strftime)
+    monkeypatch.setattr(base, "time", clock)
     for nanoseconds in instants:
         seconds, fraction = divmod(nanoseconds, 10**9)
         moment = datetime.fromtimestamp(seconds, timezone.utc) + timedelta(microseconds=fraction // 1000)
