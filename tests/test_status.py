@@ -695,6 +695,22 @@ def test_invalid_table_name_is_exit_2(project, setting, name, argv):
     assert not database(project).exists()
 
 
+@pytest.mark.parametrize("setting", ["HISTORY_TABLE", "LOCK_TABLE"])
+@pytest.mark.parametrize("name, reason", [
+    ("order", "'order' is an SQL keyword"),
+    ("main.select", "'select' is an SQL keyword"),
+    ("sqlite_history", "reserved for internal use"),
+])
+def test_table_name_that_sql_cannot_take_unquoted_is_exit_2(project, setting, name, reason):
+    project.write_conf(DATABASE_CONF + f"{setting} = {name!r}\n")
+    project.add_migration(1)
+    result = project.run()
+    assert_error(result, f"{setting} in {project.conf} is {name!r}, which cannot name a table",
+                 reason)
+    assert project.log() == []
+    assert not database(project).exists()
+
+
 # ========================================================= tables belonging to something else
 
 

@@ -503,7 +503,30 @@ def check_table_name(name: object, setting: str, conf: Path) -> str:
             f"{setting} in {conf} is {name!r}, which is not a plain table name",
             "Use letters, digits and underscores, optionally with a schema: app.migrations",
         )
+    assert isinstance(name, str)
+    if name not in (DEFAULT_HISTORY_TABLE, DEFAULT_LOG_TABLE, DEFAULT_LOCK_TABLE):
+        for part in parts:
+            refused = _refused_by_sqlite(part)
+            if refused:
+                raise ConfigError(
+                    f"{setting} in {conf} is {name!r}, which cannot name a table: {refused}",
+                    "Choose another name; link-migration writes table names without quotes.",
+                )
     return name
+
+
+def _refused_by_sqlite(word: str) -> str:
+    """Why SQLite will not take ``word`` as a bare table name ("" when it will). A word SQLite
+    reserves, such as ``order``, is reserved in practically every SQL dialect; asked of an
+    in-memory database, so that nothing is created for a name that turns out to be wrong."""
+    connection = sqlite3.connect(":memory:")
+    try:
+        connection.execute(f"CREATE TABLE {word} (x)")
+    except sqlite3.Error as exc:
+        return f"{word!r} is an SQL keyword" if "syntax error" in str(exc) else str(exc)
+    finally:
+        connection.close()
+    return ""
 
 
 def _driver_paramstyle(connection: Any) -> str:
