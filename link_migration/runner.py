@@ -131,6 +131,7 @@ def run_plan(
                 if item.function is not None:
                     _call_migration(item, config, hooks, progress, version, connection)
                 ran = True
+                guard.recording()
         except Interrupted as interrupt:
             raise _interrupted(interrupt.signum, step, version, completed, total) from None
         except StoreError as exc:

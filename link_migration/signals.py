@@ -2,7 +2,9 @@
 
 Outside a migration a signal stops the run at once. While a migration runs, the first signal
 lets it finish and be recorded, and the run stops after it; a second one interrupts it, and a
-transactional store rolls it back.
+transactional store rolls it back. Once the migration has returned and its record is being
+written, every signal waits for the record: interrupting a commit that may already be on disk
+would leave the run unable to say which version the store holds.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ class SignalGuard:
     def __init__(self, stderr: TextIO | None = None) -> None:
         self.requested: int | None = None
         self._in_migration = False
+        self._recording = False
         self._stderr = stderr or sys.stderr
         self._previous: dict[int, Any] = {}
 
@@ -43,15 +46,25 @@ class SignalGuard:
         try:
             yield
         finally:
-            self._in_migration = False
+            self._in_migration = self._recording = False
+
+    def recording(self) -> None:
+        """The running migration has returned: from here to the end of its step, a signal
+        stops the run after the record instead of interrupting it."""
+        self._recording = True
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self._recording and self.requested is not None:
+            return  # already stopping after this step, which is being recorded
         if self._in_migration and self.requested is None:
             self.requested = signum
             name = signal.Signals(signum).name
+            after = (
+                "which is being recorded" if self._recording
+                else f"send {name} again to interrupt it"
+            )
             print(
-                f"link-migration: {name}: stopping after the running migration "
-                f"(send {name} again to interrupt it)",
+                f"link-migration: {name}: stopping after the running migration ({after})",
                 file=self._stderr,
                 flush=True,
             )

@@ -187,6 +187,51 @@ def test_second_signal_interrupts_the_migration(tmp_path, store):
     assert _current(root) == "3"
 
 
+# A connection whose commit, once armed, sends the process SIGINT the moment the data is on
+# disk: the second signal then lands after the step is committed, before the run has noted it.
+_SIGNALLING_CONF = """\
+import os, signal, sqlite3
+from pathlib import Path
+
+ARMED = Path(__file__).with_name("armed")
+
+
+class SignallingConnection(sqlite3.Connection):
+    def commit(self):
+        super().commit()
+        if ARMED.exists():
+            ARMED.unlink()
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def get_connection():
+    return sqlite3.connect(Path(__file__).with_name("app.db"), factory=SignallingConnection)
+"""
+
+
+@pytest.mark.parametrize("first_in_up", [True, False], ids=["second", "first"])
+def test_a_signal_after_the_commit_stops_the_run_with_the_version_it_recorded(tmp_path, first_in_up):
+    root = tmp_path / "app"
+    _write_project(root, "sqlite", 2)
+    (root / "conf.py").write_text(_SIGNALLING_CONF)
+    armed = root / "armed"
+    (root / "m001.py").write_text(
+        "import os, signal\nversion = 1\ndef up(context):\n"
+        "    context.execute('CREATE TABLE t1 (x INTEGER)')\n"
+        + ("    os.kill(os.getpid(), signal.SIGINT)\n" if first_in_up else "")
+        + f"    open({str(armed)!r}, 'w').close()\n"
+        "def down(context):\n    pass\n"
+    )
+    result = _run(root)
+    assert result.returncode == 130, result.stderr
+    assert not armed.exists()  # the signal from the commit was sent
+    if not first_in_up:
+        assert "stopping after the running migration (which is being recorded)" in result.stderr
+    assert "stopped by SIGINT after 1 of 2 migrations; the store holds version 1" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _applied_and_tables(root / "app.db") == ([1], [1])
+
+
 def test_unlock_breaks_a_lock_row_by_hand_and_says_whose(tmp_path):
     root = tmp_path / "app"
     _write_project(root, "sqlite", 1)
