@@ -697,18 +697,38 @@ def test_invalid_table_name_is_exit_2(project, setting, name, argv):
 
 @pytest.mark.parametrize("setting", ["HISTORY_TABLE", "LOCK_TABLE"])
 @pytest.mark.parametrize("name, reason", [
-    ("order", "'order' is an SQL keyword"),
-    ("main.select", "'select' is an SQL keyword"),
+    ("order", 'near "order": syntax error'),
+    ("main.select", 'near "select": syntax error'),
     ("sqlite_history", "reserved for internal use"),
+    ("app.history", "unknown database app"),
 ])
-def test_table_name_that_sql_cannot_take_unquoted_is_exit_2(project, setting, name, reason):
+def test_table_name_that_sqlite_cannot_take_unquoted_is_exit_2(project, setting, name, reason):
     project.write_conf(DATABASE_CONF + f"{setting} = {name!r}\n")
     project.add_migration(1)
     result = project.run()
-    assert_error(result, f"{setting} in {project.conf} is {name!r}, which cannot name a table",
+    assert_error(result, f"{setting} in {project.conf} is {name!r}, which SQLite cannot take",
                  reason)
     assert project.log() == []
     assert not database(project).exists()
+
+
+@pytest.mark.parametrize("name", ["temp.history", "TEMP.history", "temporary.history"])
+def test_table_in_a_temporary_schema_is_exit_2(project, name):
+    # SQLite's temp schema is private to one connection: every run would start from nothing.
+    project.write_conf(DATABASE_CONF + f"LOCK_TABLE = {name!r}\n")
+    project.add_migration(1)
+    result = project.run()
+    assert_error(result, f"LOCK_TABLE in {project.conf} is {name!r}, in a temporary schema")
+    assert project.log() == []
+    assert not database(project).exists()
+
+
+@pytest.mark.parametrize("name", ["temp", "main", "key", "action", "user", "history", "main.log"])
+def test_words_sqlite_takes_as_table_names_are_accepted(project, name):
+    project.write_conf(DATABASE_CONF + f"HISTORY_TABLE = {name!r}\n")
+    project.add_migration(1)
+    ok(project.run())
+    assert [row[0] for row in history_rows(project, name.split(".")[-1])] == [1]
 
 
 # ========================================================= tables belonging to something else

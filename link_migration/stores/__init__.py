@@ -98,15 +98,17 @@ def _user_function(config: Config, name: str, arguments: int) -> Callable[..., A
 
 
 def _sql_store(config: Config) -> SqlStore:
+    sqlite = config.has("DATABASE")
     tables = {
         "history_table": check_table_name(
-            config.get("HISTORY_TABLE", DEFAULT_HISTORY_TABLE), "HISTORY_TABLE", config.path
+            config.get("HISTORY_TABLE", DEFAULT_HISTORY_TABLE), "HISTORY_TABLE", config.path,
+            sqlite=sqlite,
         ),
         "log_table": check_table_name(
-            config.get("LOG_TABLE", DEFAULT_LOG_TABLE), "LOG_TABLE", config.path
+            config.get("LOG_TABLE", DEFAULT_LOG_TABLE), "LOG_TABLE", config.path, sqlite=sqlite
         ),
         "lock_table": check_table_name(
-            config.get("LOCK_TABLE", DEFAULT_LOCK_TABLE), "LOCK_TABLE", config.path
+            config.get("LOCK_TABLE", DEFAULT_LOCK_TABLE), "LOCK_TABLE", config.path, sqlite=sqlite
         ),
     }
     if len(set(tables.values())) < len(tables):

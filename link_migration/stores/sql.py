@@ -495,7 +495,9 @@ def bind(paramstyle: str, template: str, values: Sequence[Any]) -> tuple[str, An
     )
 
 
-def check_table_name(name: object, setting: str, conf: Path) -> str:
+def check_table_name(name: object, setting: str, conf: Path, *, sqlite: bool) -> str:
+    """Refuse a name the store could not use, before any database is touched. With ``sqlite``
+    (DATABASE), SQLite itself is asked, so that keywords and unknown schemas are found too."""
     # Plain ASCII identifiers, optionally schema-qualified: they go into SQL text unquoted.
     parts = name.split(".") if isinstance(name, str) else []
     if not 1 <= len(parts) <= 2 or not all(p.isascii() and p.isidentifier() for p in parts):
@@ -504,26 +506,38 @@ def check_table_name(name: object, setting: str, conf: Path) -> str:
             "Use letters, digits and underscores, optionally with a schema: app.migrations",
         )
     assert isinstance(name, str)
-    if name not in (DEFAULT_HISTORY_TABLE, DEFAULT_LOG_TABLE, DEFAULT_LOCK_TABLE):
-        for part in parts:
-            refused = _refused_by_sqlite(part)
-            if refused:
-                raise ConfigError(
-                    f"{setting} in {conf} is {name!r}, which cannot name a table: {refused}",
-                    "Choose another name; link-migration writes table names without quotes.",
-                )
+    if len(parts) == 2 and _is_temporary_schema(parts[0]):
+        raise ConfigError(
+            f"{setting} in {conf} is {name!r}, in a temporary schema: the database drops the "
+            "table when the connection closes, so each run would start again from nothing, "
+            "and runners would not see each other's lock",
+            "Leave the schema out, or name a permanent one.",
+        )
+    if sqlite and name not in (DEFAULT_HISTORY_TABLE, DEFAULT_LOG_TABLE, DEFAULT_LOCK_TABLE):
+        refused = _refused_by_sqlite(name)
+        if refused:
+            raise ConfigError(
+                f"{setting} in {conf} is {name!r}, which SQLite cannot take as a table name "
+                f"unquoted: {refused}",
+                "Choose another name: an SQL keyword such as order or select needs quotes, "
+                "which link-migration does not write.",
+            )
     return name
 
 
-def _refused_by_sqlite(word: str) -> str:
-    """Why SQLite will not take ``word`` as a bare table name ("" when it will). A word SQLite
-    reserves, such as ``order``, is reserved in practically every SQL dialect; asked of an
-    in-memory database, so that nothing is created for a name that turns out to be wrong."""
+def _is_temporary_schema(schema: str) -> bool:
+    lowered = schema.lower()
+    return lowered in ("temp", "temporary", "pg_temp") or lowered.startswith("pg_temp_")
+
+
+def _refused_by_sqlite(name: str) -> str:
+    """SQLite's reason not to take ``name`` as a bare table name ("" when it does), asked of
+    an in-memory database, so that nothing is created for a name that turns out to be wrong."""
     connection = sqlite3.connect(":memory:")
     try:
-        connection.execute(f"CREATE TABLE {word} (x)")
+        connection.execute(f"CREATE TABLE {name} (x)")
     except sqlite3.Error as exc:
-        return f"{word!r} is an SQL keyword" if "syntax error" in str(exc) else str(exc)
+        return str(exc)
     finally:
         connection.close()
     return ""
