@@ -119,41 +119,54 @@ def run_plan(
     completed: list[Step] = []
     version = plan.current
     total = len(prepared)
-    for index, item in enumerate(prepared, start=1):
-        step = item.step
-        progress.step_started(index, total, step)
-        step_started = clock()
-        ran = False
-        try:
-            with guard.migration_running(), store.applying(
-                step, transactional=item.transactional, fake=fake
-            ) as connection:
-                if item.function is not None:
-                    _call_migration(item, config, hooks, progress, version, connection)
-                ran = True
-                guard.recording()
-        except Interrupted as interrupt:
-            raise _interrupted(interrupt.signum, step, version, completed, total) from None
-        except StoreError as exc:
-            if not ran and not completed:
-                raise  # nothing has changed: a plain store error, status 2
-            if fake:
-                what = f"could not be recorded as version {step.version_after}: "
-            elif ran:
-                what = f"ran, but recording version {step.version_after} failed: "
-            else:
-                what = "could not start: "
-            raise MigrationError(
-                f"migration {step.migration.version} ({step.direction}) in "
-                f"{step.migration.path} {what}{exc.message}",
-                exc.hint if ran else f"The store holds version {version}.",
-            ) from exc
-        version = step.version_after
-        completed.append(step)
-        progress.step_finished(index, total, step, clock() - step_started)
-        if guard.requested is not None:
-            raise _stopped(guard.requested, version, completed, total)
+    try:
+        for index, item in enumerate(prepared, start=1):
+            step = item.step
+            progress.step_started(index, total, step)
+            step_started = clock()
+            with guard.migration_running():
+                ran = False
+                try:
+                    with store.applying(
+                        step, transactional=item.transactional, fake=fake
+                    ) as connection:
+                        if item.function is not None:
+                            _call_migration(item, config, hooks, progress, version, connection)
+                        ran = True
+                        guard.recording()
+                except Interrupted as interrupt:
+                    raise _interrupted(
+                        interrupt.signum, step, version, completed, total, recording=ran
+                    ) from None
+                except StoreError as exc:
+                    if not ran and not completed:
+                        raise  # nothing has changed: a plain store error, status 2
+                    raise _store_failed(exc, step, version, ran=ran, fake=fake) from exc
+                # Still guarded: what the run reports must be what the store now holds.
+                version = step.version_after
+                completed.append(step)
+            progress.step_finished(index, total, step, clock() - step_started)
+            if guard.requested is not None:
+                raise _stopped(guard.requested, version, completed, total)
+    except Interrupted as interrupt:  # between two steps: every completed one is recorded
+        raise _stopped(interrupt.signum, version, completed, total) from None
     return RunResult(plan, tuple(completed), version, clock() - started, fake, store=store.describe())
+
+
+def _store_failed(
+    exc: StoreError, step: Step, version: int, *, ran: bool, fake: bool
+) -> MigrationError:
+    if fake:
+        what = f"could not be recorded as version {step.version_after}: "
+    elif ran:
+        what = f"ran, but recording version {step.version_after} failed: "
+    else:
+        what = "could not start: "
+    return MigrationError(
+        f"migration {step.migration.version} ({step.direction}) in "
+        f"{step.migration.path} {what}{exc.message}",
+        exc.hint if ran else f"The store holds version {version}.",
+    )
 
 
 def _stopped(signum: int, version: int, completed: list[Step], total: int) -> RunInterrupted:
@@ -167,13 +180,20 @@ def _stopped(signum: int, version: int, completed: list[Step], total: int) -> Ru
 
 
 def _interrupted(
-    signum: int, step: Step, version: int, completed: list[Step], total: int
+    signum: int, step: Step, version: int, completed: list[Step], total: int, *, recording: bool
 ) -> RunInterrupted:
     name = signal.Signals(signum).name
+    migration = f"migration {step.migration.version} ({step.direction}) in {step.migration.path}"
+    progress = f"after {len(completed)} of {total} migrations"
+    if recording:  # the record may or may not have reached the store
+        return RunInterrupted(
+            f"interrupted by {name} while {migration} was being recorded, {progress}; the "
+            f"store holds version {version} or {step.version_after}",
+            "Run `link-migration current` to see which, then run again to go on.",
+            signum,
+        )
     return RunInterrupted(
-        f"interrupted by {name} during migration {step.migration.version} "
-        f"({step.direction}) in {step.migration.path}, after {len(completed)} of {total} "
-        f"migrations; the store holds version {version}",
+        f"interrupted by {name} during {migration}, {progress}; the store holds version {version}",
         "A transactional store rolled that migration back; other stores may hold part of "
         "its changes. Run again to go on.",
         signum,

@@ -3,8 +3,8 @@
 Outside a migration a signal stops the run at once. While a migration runs, the first signal
 lets it finish and be recorded, and the run stops after it; a second one interrupts it, and a
 transactional store rolls it back. Once the migration has returned and its record is being
-written, every signal waits for the record: interrupting a commit that may already be on disk
-would leave the run unable to say which version the store holds.
+written, signals wait for the record, so that the run can say which version the store holds;
+only a third one, for a record that hangs (a database lock, say), abandons it.
 """
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ class SignalGuard:
         self.requested: int | None = None
         self._in_migration = False
         self._recording = False
+        self._warned_recording = False
         self._stderr = stderr or sys.stderr
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> SignalGuard:
+        self.requested = None  # a guard may serve several runs of the Python API
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGINT, signal.SIGTERM):
                 self._previous[signum] = signal.signal(signum, self._handle)
@@ -41,8 +43,10 @@ class SignalGuard:
 
     @contextlib.contextmanager
     def migration_running(self) -> Iterator[None]:
-        """Mark a step (the migration and its record) as one that the first signal lets end."""
+        """Mark a step (the migration, its record, and the run noting it) as one that the
+        first signal lets end."""
         self._in_migration = True
+        self._warned_recording = False
         try:
             yield
         finally:
@@ -54,19 +58,21 @@ class SignalGuard:
         self._recording = True
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self._recording and self.requested is not None:
-            return  # already stopping after this step, which is being recorded
+        name = signal.Signals(signum).name
         if self._in_migration and self.requested is None:
             self.requested = signum
-            name = signal.Signals(signum).name
             after = (
                 "which is being recorded" if self._recording
                 else f"send {name} again to interrupt it"
             )
-            print(
-                f"link-migration: {name}: stopping after the running migration ({after})",
-                file=self._stderr,
-                flush=True,
-            )
+            self._say(f"{name}: stopping after the running migration ({after})")
+            return
+        if self._recording and not self._warned_recording:
+            self._warned_recording = True
+            self._say(f"{name}: the migration is being recorded; send {name} again to abandon "
+                      "the record, which may or may not reach the store")
             return
         raise Interrupted(signum)
+
+    def _say(self, message: str) -> None:
+        print(f"link-migration: {message}", file=self._stderr, flush=True)

@@ -232,6 +232,40 @@ def test_a_signal_after_the_commit_stops_the_run_with_the_version_it_recorded(tm
     assert _applied_and_tables(root / "app.db") == ([1], [1])
 
 
+# A commit that hangs until someone insists: it sends SIGINT three times before committing.
+_HANGING_COMMIT_CONF = _SIGNALLING_CONF.replace(
+    "        super().commit()\n        if ARMED.exists():\n            ARMED.unlink()\n"
+    "            os.kill(os.getpid(), signal.SIGINT)\n",
+    "        if ARMED.exists():\n            ARMED.unlink()\n"
+    "            for _ in range(3):\n                os.kill(os.getpid(), signal.SIGINT)\n"
+    "        super().commit()\n",
+)
+
+
+def test_a_third_signal_abandons_a_record_that_hangs_and_says_the_version_is_uncertain(tmp_path):
+    root = tmp_path / "app"
+    _write_project(root, "sqlite", 2)
+    assert _HANGING_COMMIT_CONF != _SIGNALLING_CONF
+    (root / "conf.py").write_text(_HANGING_COMMIT_CONF)
+    armed = root / "armed"
+    (root / "m001.py").write_text(
+        "version = 1\ndef up(context):\n"
+        "    context.execute('CREATE TABLE t1 (x INTEGER)')\n"
+        f"    open({str(armed)!r}, 'w').close()\n"
+        "def down(context):\n    pass\n"
+    )
+    result = _run(root)
+    assert result.returncode == 130, result.stderr
+    assert "stopping after the running migration (which is being recorded)" in result.stderr
+    assert "send SIGINT again to abandon the record" in result.stderr
+    assert ("interrupted by SIGINT while migration 1 (up) in " in result.stderr
+            and "was being recorded, after 0 of 2 migrations; the store holds version 0 or 1"
+            in result.stderr)
+    assert "Traceback" not in result.stderr
+    assert _current(root) == "0"  # abandoned before the commit: rolled back, DDL included
+    assert _applied_and_tables(root / "app.db") == ([], [])
+
+
 def test_unlock_breaks_a_lock_row_by_hand_and_says_whose(tmp_path):
     root = tmp_path / "app"
     _write_project(root, "sqlite", 1)

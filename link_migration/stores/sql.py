@@ -199,7 +199,7 @@ class SqlStore:
         except BaseException as exc:
             self._rollback_quietly()
             if not isinstance(exc, Exception):
-                raise  # a second signal: rolled back, and on its way to the runner
+                raise  # a signal that abandoned the record: rolled back, on to the runner
             undone = (
                 "its changes were rolled back too"
                 if transactional
