@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Collection, NamedTuple
@@ -76,11 +77,23 @@ class MigrationLoader:
         if module is None:
             stem = os.path.splitext(os.path.basename(key))[0]
             if self._folder.package and "." not in stem:
-                module = import_dotted(f"{self._folder.package}.{stem}", DiscoveryError, "migration")
+                module = self._load_submodule(key, self._folder.package, stem)
             else:
                 # A dot in the file name cannot be part of a dotted module name.
                 module = import_file(key, private_module_name("migration", key), DiscoveryError)
             self._modules[key] = module
+        return module
+
+    @staticmethod
+    def _load_submodule(filename: str, package: str, stem: str) -> ModuleType:
+        """Import a migration in a dotted package as its submodule (SPEC 3), from its source,
+        as import_file does for folders: importlib would run a bytecode cache keyed on the
+        file's time and size, so an edited migration could run its old code."""
+        name = f"{package}.{stem}"
+        module = sys.modules.get(name)
+        if module is None:  # not imported already by the package's own code
+            module = import_file(filename, name, DiscoveryError, with_spec=True)
+            setattr(sys.modules[package], stem, module)  # as import binds a submodule
         return module
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import py_compile
 import sys
 import textwrap
 from pathlib import Path
@@ -529,6 +530,27 @@ def test_dotted_package_runs_from_another_directory_as_submodules(
     assert sys.modules["mypkg.migs.0002_second"].__file__ == str(package / "0002_second.py")
     assert sys.modules["mypkg.migs._helpers"].__file__ == str(package / "_helpers.py")
     assert "m1" not in sys.modules
+
+
+def test_dotted_package_migration_runs_its_source_not_a_stale_bytecode_cache(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A cache keyed on the file's time and size cannot see an edit that keeps both: the
+    # migration must run what its checksum was taken from.
+    package = _package_project(project)
+    migration = package / "m1.py"
+    py_compile.compile(str(migration), doraise=True)  # the cache an earlier import would leave
+    stat = migration.stat()
+    edited = migration.read_text().replace('"up 1 via helper"', '"up 1 as edited!"')
+    assert len(edited) == len(migration.read_text())
+    migration.write_text(edited)
+    os.utime(migration, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+
+    result = project.run("--up", "1")
+    assert result.status == 0, result.err
+    assert project.log() == ["up 1 as edited!"]
+    assert sys.modules["mypkg.migs"].m1 is sys.modules["mypkg.migs.m1"]
 
 
 def test_dotted_package_rolls_back_from_another_directory(
