@@ -238,7 +238,8 @@ def render(rows: list, floors: dict[str, Measure], repeat: int) -> str:
     )
     base_peak = floors["python -c pass"].peak_mib
     lines = [
-        f"Machine: {machine}. Medians of {repeat} runs (5 for floors and --help).",
+        f"Machine: {machine}. Times are medians of {repeat} rounds (of at least 5 for the start-up "
+        "floors, --help and --version); peak memory is the highest of the rounds.",
         "",
         "| floor | median | peak memory |",
         "|---|---:|---:|",
