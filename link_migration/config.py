@@ -49,6 +49,34 @@ class Config:
     def has(self, name: str) -> bool:
         return self.get(name, _ABSENT) is not _ABSENT
 
+    def function(self, name: str, arguments: int, takes: str, definition: str) -> Any:
+        """conf.py's function ``name`` (None where conf.py has none), checked to accept
+        ``arguments`` positional arguments: a wrong one is found before any migration runs,
+        not when it is first called. ``takes`` and ``definition`` word the error."""
+        function = self.get(name)
+        if function is None:
+            return None
+        if not callable(function):
+            raise ConfigError(
+                f"{name} in {self.path} is {function!r}, not a function",
+                f"Define it with {definition}",
+            )
+        import inspect  # only where conf.py has functions: one of the slowest to import
+
+        try:
+            signature = inspect.signature(function)
+        except (TypeError, ValueError):
+            return function  # a builtin or C function: nothing to check
+        try:
+            signature.bind(*range(arguments))
+        except TypeError:
+            code = getattr(function, "__code__", None)
+            where = f"{code.co_filename}, line {code.co_firstlineno}" if code else str(self.path)
+            raise ConfigError(
+                f"{where}: {name}{signature} must take {takes}", f"Define it as {definition}"
+            ) from None
+        return function
+
 
 def load_config(spec: str | None, cwd: Path, environ: Mapping[str, str]) -> Config:
     """Load the conf named by ``-c`` (``spec``), else ``$LINK_MIGRATION_CONFIG``, else ./conf.py.

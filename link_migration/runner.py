@@ -13,7 +13,6 @@ from .config import Config
 from .context import MigrationContext
 from .discovery import Catalogue, Migration, MigrationLoader
 from .errors import (
-    ConfigError,
     DiscoveryError,
     Interrupted,
     MigrationError,
@@ -213,16 +212,12 @@ NO_HOOKS = Hooks()  # dry runs and --fake run no migration, so they call no hook
 
 
 def read_hooks(config: Config) -> Hooks:
-    """One that is not a function is conf.py's error, found before anything runs."""
-    hooks = Hooks(*(config.get(name) for name in Hooks._fields))
-    for name, hook in zip(Hooks._fields, hooks):
-        if hook is not None and not callable(hook):
-            raise ConfigError(
-                f"{name} in {config.path} is {hook!r}, not a function",
-                f"Define it with def {name}(context):" if name != "after_run"
-                else "Define it with def after_run(summary):",
-            )
-    return hooks
+    """One that is not a function taking the one argument it is given is conf.py's error,
+    found before anything runs."""
+    return Hooks(*(
+        config.function(name, 1, f"one argument, the {argument}", f"def {name}({argument}):")
+        for name, argument in zip(Hooks._fields, ("context", "context", "summary"))
+    ))
 
 
 def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:

@@ -407,6 +407,26 @@ def test_a_hook_that_is_not_a_function_stops_the_run_before_anything_changes(pro
     assert not (project.root / "app.db").exists()
 
 
+@pytest.mark.parametrize("hook, argument", [
+    ("before_migration", "context"), ("after_migration", "context"), ("after_run", "summary"),
+])
+@pytest.mark.parametrize("parameters", ["", "a, b"])
+def test_a_hook_that_cannot_take_its_argument_stops_the_run_before_anything_changes(
+    project, hook, argument, parameters
+) -> None:
+    project.write_conf(f'DATABASE = "app.db"\n\n\ndef {hook}({parameters}):\n    pass\n')
+    two(project)
+    result = project.run()
+    assert result.status == 2
+    line = project.conf.read_text().splitlines().index(f"def {hook}({parameters}):") + 1
+    assert (f"{project.conf}, line {line}: {hook}({parameters}) must take one argument, "
+            f"the {argument}") in result.err
+    assert f"Define it as def {hook}({argument}):" in result.err
+    assert "Traceback" not in result.err
+    assert project.log() == []
+    assert not (project.root / "app.db").exists()
+
+
 def test_after_run_summary(project) -> None:
     hooks_conf(project, after_run="import conf; conf.SUMMARY = summary")
     two(project)

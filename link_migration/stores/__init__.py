@@ -70,30 +70,18 @@ def open_store(config: Config) -> VersionStore:
 
 
 def _user_function(config: Config, name: str, arguments: int) -> Callable[..., Any]:
-    """conf.py's function ``name``, checked to accept ``arguments`` positional arguments, so
-    that a wrong signature is found before any migration runs, not after the first one."""
-    function = config.get(name)
-    if not callable(function):
+    """conf.py's function ``name``, which must be there and accept ``arguments`` arguments."""
+    function = config.function(
+        name,
+        arguments,
+        "no argument" if arguments == 0 else "one argument, the version",
+        f"def {name}({'' if arguments == 0 else 'version'}):",
+    )
+    if function is None:
         raise ConfigError(
-            f"{name} in {config.path} is {function!r}, not a function",
-            f"Define it with def {name}(...).",
+            f"{name} in {config.path} is None, not a function",
+            f"Define it with def {name}({'' if arguments == 0 else 'version'}):",
         )
-    import inspect  # not at start-up: it is one of the slowest modules to import
-
-    try:
-        signature = inspect.signature(function)
-    except (TypeError, ValueError):
-        return function  # a builtin or C function: nothing to check
-    try:
-        signature.bind(*range(arguments))
-    except TypeError:
-        expected = "no argument" if arguments == 0 else "one argument, the version"
-        code = getattr(function, "__code__", None)
-        where = f"{code.co_filename}, line {code.co_firstlineno}" if code else str(config.path)
-        raise ConfigError(
-            f"{where}: {name}{signature} must take {expected}",
-            f"Define it as def {name}({'' if arguments == 0 else 'version'}):",
-        ) from None
     return function
 
 
