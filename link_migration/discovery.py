@@ -1,6 +1,6 @@
 """Finds migration files and reads their versions without running them.
 
-A migration's ``version`` is read from its source without running it: with two regular
+A migration's ``version`` is read from its source without running it: with a few regular
 expressions in the common case, else with ``ast``; the file is executed only when the version
 is not a literal, or when the migration is about to run. Listing, planning and dry
 runs therefore never execute user code they do not need.

@@ -44,8 +44,9 @@ def import_file(
     mtime and size could run an edited migration's old code while its new checksum is recorded.
     A migration's module is built by hand, with ``__name__`` and ``__file__`` but no spec or
     loader: it weighs about half what importlib's does, and a plan may hold thousands (see
-    bench/). ``with_spec`` (for conf.py, one per run) makes it as importlib does, so that
-    importlib.util.find_spec() and pkgutil.get_data() work with it. The path may be a plain
+    bench/). ``with_spec`` (for conf.py, and for a migration that is a package's submodule)
+    makes it as importlib does, so that relative imports, importlib.util.find_spec() and
+    pkgutil.get_data() work with it. The path may be a plain
     string: a run imports thousands, and a Path object each would cost time for nothing.
     """
     filename = os.fspath(path)

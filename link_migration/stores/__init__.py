@@ -71,17 +71,12 @@ def open_store(config: Config) -> VersionStore:
 
 def _user_function(config: Config, name: str, arguments: int) -> Callable[..., Any]:
     """conf.py's function ``name``, which must be there and accept ``arguments`` arguments."""
-    function = config.function(
-        name,
-        arguments,
-        "no argument" if arguments == 0 else "one argument, the version",
-        f"def {name}({'' if arguments == 0 else 'version'}):",
-    )
+    definition = f"def {name}({'' if arguments == 0 else 'version'}):"
+    takes = "no argument" if arguments == 0 else "one argument, the version"
+    function = config.function(name, arguments, takes, definition)
     if function is None:
-        raise ConfigError(
-            f"{name} in {config.path} is None, not a function",
-            f"Define it with def {name}({'' if arguments == 0 else 'version'}):",
-        )
+        raise ConfigError(f"{name} in {config.path} is None, not a function",
+                          f"Define it with {definition}")
     return function
 
 
@@ -105,7 +100,7 @@ def _sql_store(config: Config) -> SqlStore:
             f"tables, not {', '.join(tables.values())}",
             "Give each its own name.",
         )
-    if config.has("DATABASE"):
+    if sqlite:
         path = _store_path(config, "DATABASE")
         return SqlStore(
             lambda: _connect_sqlite(path),
