@@ -34,6 +34,15 @@ class StoreError(LinkMigrationError):
     """The version store cannot be read, or holds something that is not a version."""
 
 
+class TransactionEndedError(StoreError):
+    """A transactional migration ended the store's transaction itself: nothing is recorded,
+    since what it did may have been committed or rolled back."""
+
+
+class UncertainCommitError(StoreError):
+    """commit() raised, yet the database may have committed: its reply can be lost."""
+
+
 class MigrationError(LinkMigrationError):
     """A migration ran and failed, or ran and its version could not be recorded."""
 

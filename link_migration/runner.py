@@ -18,6 +18,8 @@ from .errors import (
     MigrationError,
     RunInterrupted,
     StoreError,
+    TransactionEndedError,
+    UncertainCommitError,
 )
 from .plan import Plan, Step
 from .signals import SignalGuard
@@ -130,12 +132,14 @@ def run_plan(
                         step, transactional=item.transactional, fake=fake
                     ) as connection:
                         if item.function is not None:
-                            _call_migration(item, config, hooks, progress, version, connection)
+                            _call_migration(item, config, hooks, progress, version, connection,
+                                            store)
                         ran = True
                         guard.recording()
                 except Interrupted as interrupt:
                     raise _interrupted(
-                        interrupt.signum, step, version, completed, total, recording=ran
+                        interrupt.signum, step, version, completed, total, recording=ran,
+                        aftermath=_aftermath(store, interrupt, item.transactional),
                     ) from None
                 except StoreError as exc:
                     if not ran and not completed:
@@ -155,6 +159,19 @@ def run_plan(
 def _store_failed(
     exc: StoreError, step: Step, version: int, *, ran: bool, fake: bool
 ) -> MigrationError:
+    subject = f"migration {step.migration.version} ({step.direction}) in {step.migration.path}"
+    if isinstance(exc, TransactionEndedError):
+        return MigrationError(
+            f"{subject} was not recorded: {exc.message}",
+            f"The store holds version {version}. Check what of the migration is in place; "
+            f"{exc.hint}",
+        )
+    if isinstance(exc, UncertainCommitError):
+        return MigrationError(
+            f"{subject} ran, but {exc.message}: the store holds version {version} or "
+            f"{step.version_after}",
+            exc.hint,
+        )
     if fake:
         what = f"could not be recorded as version {step.version_after}: "
     elif ran:
@@ -162,8 +179,7 @@ def _store_failed(
     else:
         what = "could not start: "
     return MigrationError(
-        f"migration {step.migration.version} ({step.direction}) in "
-        f"{step.migration.path} {what}{exc.message}",
+        f"{subject} {what}{exc.message}",
         exc.hint if ran else f"The store holds version {version}.",
     )
 
@@ -178,8 +194,20 @@ def _stopped(signum: int, version: int, completed: list[Step], total: int) -> Ru
     )
 
 
+def _aftermath(store: VersionStore, exc: BaseException, transactional: bool) -> str:
+    """What the store knows of a stopped migration's changes, as a sentence's end."""
+    return store.after_failure(exc, transactional=transactional)
+
+
 def _interrupted(
-    signum: int, step: Step, version: int, completed: list[Step], total: int, *, recording: bool
+    signum: int,
+    step: Step,
+    version: int,
+    completed: list[Step],
+    total: int,
+    *,
+    recording: bool,
+    aftermath: str,
 ) -> RunInterrupted:
     name = signal.Signals(signum).name
     migration = f"migration {step.migration.version} ({step.direction}) in {step.migration.path}"
@@ -192,9 +220,9 @@ def _interrupted(
             signum,
         )
     return RunInterrupted(
-        f"interrupted by {name} during {migration}, {progress}; the store holds version {version}",
-        "A transactional store rolled that migration back; other stores may hold part of "
-        "its changes. Run again to go on.",
+        f"interrupted by {name} during {migration}, {progress}; the store holds version "
+        f"{version}, and {aftermath}",
+        "Run again to go on.",
         signum,
     )
 
@@ -330,6 +358,7 @@ def _call_migration(
     progress: Progress,
     version: int,
     connection: object,
+    store: VersionStore,
 ) -> None:
     """Run the hooks and the migration, inside the step's transaction where there is one."""
     step = item.step
@@ -341,11 +370,16 @@ def _call_migration(
         migration=step.migration,
         connection=connection,
     )
+    def aftermath(exc: BaseException) -> str:
+        return _aftermath(store, exc, item.transactional)
+
     with contextlib.redirect_stdout(progress.migration_output()):
-        _call_user(hooks.before_migration, "before_migration hook of", step, version, context)
+        _call_user(hooks.before_migration, "before_migration hook of", step, version, context,
+                   aftermath)
         _call_user(item.function if item.takes_context else _no_argument(item.function),
-                   "", step, version, context)
-        _call_user(hooks.after_migration, "after_migration hook of", step, version, context)
+                   "", step, version, context, aftermath)
+        _call_user(hooks.after_migration, "after_migration hook of", step, version, context,
+                   aftermath)
 
 
 def _no_argument(function: Callable[..., object]) -> Callable[[MigrationContext], object]:
@@ -358,6 +392,7 @@ def _call_user(
     step: Step,
     version: int,
     context: MigrationContext,
+    aftermath: Callable[[BaseException], str],
 ) -> None:
     if function is None:
         return
@@ -368,7 +403,7 @@ def _call_user(
         raise MigrationError(
             f"{subject} {step.migration.version} ({step.direction}) in {step.migration.path} "
             f"failed: {type(exc).__name__}: {exc}",
-            f"The store holds version {version}; nothing after it ran. "
+            f"The store holds version {version}, and {aftermath(exc)}. "
             "Fix the migration and run again.",
             detail=user_traceback(exc),
         ) from exc
@@ -381,7 +416,7 @@ def _call_user(
             f"{subject} {step.migration.version} ({step.direction}) in {step.migration.path} "
             f"returned a {type(returned).__name__} instead of running: it is async or a "
             "generator behind a decorator",
-            f"The store holds version {version}; nothing after it ran. "
+            f"The store holds version {version}, and {aftermath(TypeError())}. "
             "Make it a plain function.",
         )
 

@@ -48,6 +48,11 @@ class VersionStore(Protocol):
         """The log, newest first; None when this store keeps none."""
         ...
 
+    def after_failure(self, exc: BaseException, *, transactional: bool) -> str:
+        """What is known of the changes of a migration that failed or was interrupted with
+        ``exc``, as the end of a sentence: never more than the store can tell."""
+        ...
+
     def close(self) -> None:
         ...
 
@@ -79,6 +84,10 @@ class CurrentVersionStore:
 
     def read_log(self, limit: int | None) -> list[LogEntry] | None:
         return None
+
+    def after_failure(self, exc: BaseException, *, transactional: bool) -> str:
+        return ("this store has no transaction to undo what the migration did before it "
+                "stopped, so that may be in place")
 
     def close(self) -> None:
         pass

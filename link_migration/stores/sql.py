@@ -1,10 +1,9 @@
 """SQL stores: history and log tables in the user's own database, over any DB-API 2.0 driver.
 
 Each migration and the rows that record it commit in one transaction. The store, not the
-driver, decides where transactions begin: Python's sqlite3 opens none before DDL by default
-(and its executescript commits first), so on sqlite3 connections the store switches the module's
-implicit transactions off and issues BEGIN itself. Other drivers follow DB-API: a transaction is
-open from the first statement until commit() or rollback().
+driver, decides where transactions begin and whether autocommit is on; what differs between
+databases (sqlite3's own transaction handling, MySQL's DDL that commits by itself, where to
+find a table in the catalog) is asked of the connection's dialect (link_migration.dialects).
 """
 from __future__ import annotations
 
@@ -14,13 +13,15 @@ import sys
 import time
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
-from ..errors import ConfigError, StoreError
+from ..dialects import dialect_for
+from ..errors import ConfigError, StoreError, TransactionEndedError, UncertainCommitError
 from .base import utc_timestamp, who_am_i
 
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, Callable, Iterator, Sequence
 
+    from ..dialects.generic import Dialect
     from ..discovery import Migration
     from ..plan import Step
     from ..state import LockHolder, LogEntry, StoreState
@@ -36,8 +37,15 @@ LOG_COLUMNS = (
     "seq", "version", "operation", "file_name", "logged_at", "duration", "logged_by",
 )
 
+# The format of the store's own tables. 1: versions in INTEGER columns (32 bits on PostgreSQL
+# and MySQL); 2: versions in 64-bit columns. Kept in row 0 of the lock table (row 1 is the
+# lock), so that each later change of these tables can upgrade the ones it finds, once.
+STORE_FORMAT = 2
+_FORMAT_ROW = 0
+_LOCK_ROW = 1
+
 _CREATE_HISTORY = """CREATE TABLE {table} (
-    version INTEGER NOT NULL PRIMARY KEY,
+    version {version_type} NOT NULL PRIMARY KEY,
     file_name VARCHAR(255) NOT NULL,
     checksum VARCHAR(64),
     applied_at VARCHAR(40) NOT NULL,
@@ -46,8 +54,8 @@ _CREATE_HISTORY = """CREATE TABLE {table} (
     faked INTEGER NOT NULL
 )"""
 _CREATE_LOG = """CREATE TABLE {table} (
-    seq INTEGER NOT NULL PRIMARY KEY,
-    version INTEGER NOT NULL,
+    seq {version_type} NOT NULL PRIMARY KEY,
+    version {version_type} NOT NULL,
     operation VARCHAR(16) NOT NULL,
     file_name VARCHAR(255) NOT NULL,
     logged_at VARCHAR(40) NOT NULL,
@@ -89,16 +97,20 @@ class SqlStore:
     ) -> None:
         self._connect = connect
         self._description = description
-        self.history_table = history_table
-        self.log_table = log_table
-        self.lock_table = lock_table
+        # The names conf.py gave, for messages; _history, _log and _lock are what SQL uses,
+        # qualified with the schema once the connection says which (see _open()).
+        self.history_table = self._history = history_table
+        self.log_table = self._log = log_table
+        self.lock_table = self._lock = lock_table
+        self._schema: str | None = None
         self._paramstyle = paramstyle
         self._database_file = database_file
         self._owns_connection = owns_connection
         self._clock = clock
         self._connection: Any = None
-        self._sqlite = False
+        self._dialect: Dialect | None = None
         self._tables_ready = False
+        self._existing: set[str] = set()  # tables found with the right columns, this command
         self._next_seq: int | None = None
         self._identity = ""
         self._record_sql: tuple[str, str, str] | None = None
@@ -115,9 +127,9 @@ class SqlStore:
         connection = self._open()
         if not self._table_exists(self.history_table, HISTORY_COLUMNS):
             return 0
-        (current,) = self._execute(f"SELECT MAX(version) FROM {self.history_table}", ()).fetchone()
+        (current,) = self._execute(f"SELECT MAX(version) FROM {self._history}", ()).fetchone()
         self._end_read(connection)
-        return int(current or 0)
+        return self._version_of(current or 0, self.history_table)
 
     def read_state(self, files: Sequence[Migration] = ()) -> StoreState:
         from ..state import AppliedMigration, StoreState
@@ -128,7 +140,7 @@ class SqlStore:
         if not self._table_exists(self.history_table, HISTORY_COLUMNS):
             return StoreState(0, {})
         cursor = self._execute(
-            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self.history_table} ORDER BY version", ()
+            f"SELECT {', '.join(HISTORY_COLUMNS)} FROM {self._history} ORDER BY version", ()
         )
         # Row by row, not fetchall(): ten thousand rows need not exist twice over. A row takes
         # its file's name and checksum objects where the text is the same (both come in
@@ -137,8 +149,9 @@ class SqlStore:
         remaining = iter(files)
         file = next(remaining, None)
         applied = {}
-        for row in map(_int_version, _rows(cursor)):
-            version, name, checksum = row[0], row[1], row[2]
+        for row in _rows(cursor):
+            version = row[0] if type(row[0]) is int else self._version_of(row[0], self.history_table)
+            name, checksum = row[1], row[2]
             while file is not None and file.version < version:
                 file = next(remaining, None)
             if file is not None and file.version == version:
@@ -165,11 +178,15 @@ class SqlStore:
         if not self._table_exists(self.log_table, LOG_COLUMNS):
             return []
         cursor = self._execute(
-            f"SELECT {', '.join(LOG_COLUMNS)} FROM {self.log_table} ORDER BY seq DESC", ()
+            f"SELECT {', '.join(LOG_COLUMNS)} FROM {self._log} ORDER BY seq DESC", ()
         )
         rows = cursor.fetchall() if limit is None else cursor.fetchmany(min(limit, 2**31 - 1))
         self._end_read(connection)
-        return [LogEntry(int(r[0]), int(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+        table = self.log_table
+        return [
+            LogEntry(self._version_of(r[0], table), self._version_of(r[1], table), *r[2:7])
+            for r in rows
+        ]
 
     # -- writing -----------------------------------------------------------------------
 
@@ -178,38 +195,105 @@ class SqlStore:
         connection = self._open()
         self._ensure_tables()
         self._full_cache()
-        started = time.perf_counter()
-        if transactional:
-            self._begin()
+        dialect = self._dialect
+        assert dialect is not None
+        # The store decides, not the connection's mode (SPEC 6): a connection that
+        # get_connection() returned in autocommit mode would lose a failing migration's
+        # atomicity; transactional = False needs autocommit where the driver has it.
+        mode = dialect.autocommit()
+        switch = mode is not None and mode is transactional
+        if switch:
+            dialect.set_autocommit(not transactional)
         try:
-            with contextlib.nullcontext() if transactional else self._outside_a_transaction():
-                yield connection
-        except BaseException:
+            started = time.perf_counter()
             if transactional:
+                self._begin()
+            try:
+                yield connection
+            except BaseException:
+                if transactional:
+                    self._rollback_quietly()
+                raise
+            if transactional and dialect.in_transaction() is False:
                 self._rollback_quietly()
-            raise
-        try:
+                raise TransactionEndedError(
+                    f"{self._description} has no open transaction any more: the migration ended "
+                    "the store's transaction itself (a commit() or rollback() on the connection, "
+                    "sqlite3's executescript(), or a COMMIT or ROLLBACK statement). What it did "
+                    "before that may be committed or rolled back, and what it did after ran "
+                    "outside any transaction",
+                    "Leave transactions to the store, or write transactional = False in the "
+                    "migration if it must commit by itself.",
+                )
             if not transactional:
                 # What the migration did is committed on its own; the record follows.
+                if switch:
+                    dialect.set_autocommit(False)
+                    switch = False
                 connection.commit()
                 self._begin()
-            self._record(step, time.perf_counter() - started, fake)
-            connection.commit()
+            self._record_step(step, time.perf_counter() - started, fake, transactional)
+            self._commit(step)
             self._next_seq = (self._next_seq or 0) + 1
+        finally:
+            if switch:
+                dialect.set_autocommit(transactional)
+
+    def after_failure(self, exc: BaseException, *, transactional: bool) -> str:
+        """What is known of a failed migration's changes, and what may help, for its message."""
+        dialect = self._dialect
+        if not transactional:
+            return ("it ran outside a transaction (transactional = False), so what it did "
+                    "before it stopped is in place")
+        if dialect is not None and not dialect.transactional_ddl:
+            return (f"its data changes were rolled back, but {dialect.name} commits CREATE, "
+                    "ALTER, DROP and the like by themselves, so any such statement it ran "
+                    "before it stopped is in place")
+        said = "its changes were rolled back"
+        if dialect is not None and dialect.refuses_transaction(exc):
+            said += ("; the database will not run that statement inside a transaction: write "
+                     "transactional = False in the migration to run it outside one")
+        return said
+
+    def _record_step(self, step: Step, duration: float, fake: bool, transactional: bool) -> None:
+        try:
+            self._record(step, duration, fake)
         except BaseException as exc:
             self._rollback_quietly()
             if not isinstance(exc, Exception):
                 raise  # a signal that abandoned the record: rolled back, on to the runner
-            undone = (
-                "its changes were rolled back too"
-                if transactional
-                else "its changes are in place (transactional = False)"
-            )
+            if fake:
+                undone = "nothing was recorded"
+            elif not transactional:
+                undone = "its changes are in place (transactional = False)"
+            elif self._dialect is not None and not self._dialect.transactional_ddl:
+                undone = (f"its data changes were rolled back too, but {self._dialect.name} "
+                          "commits DDL by itself: any CREATE, ALTER or DROP it ran is in place")
+            else:
+                undone = "its changes were rolled back too"
+            reason = exc.message if isinstance(exc, StoreError) else f"{self._description}: {_describe(exc)}"
             raise StoreError(
-                f"{self._description}: {_describe(exc)}; {undone}",
+                f"{reason}; {undone}",
                 "Fix the database problem and run again."
-                if transactional
+                if transactional or fake
                 else f"Record version {step.migration.version} by hand, or undo its changes.",
+            ) from exc
+
+    def _commit(self, step: Step) -> None:
+        try:
+            self._connection.commit()
+        except Exception as exc:
+            self._rollback_quietly()
+            if self._dialect is not None and self._dialect.commit_reply_can_be_lost:
+                raise UncertainCommitError(
+                    f"the commit failed with {_describe(exc)}; the database may have committed "
+                    "before its reply was lost, or rolled back",
+                    "Run `link-migration status` to see which, then run again.",
+                ) from exc
+            raise StoreError(
+                f"{self._description}: the commit failed with {_describe(exc)}; the step was "
+                "rolled back",
+                "Fix the database problem and run again.",
             ) from exc
 
     # -- the lock row (SPEC 7) -------------------------------------------------------------
@@ -234,9 +318,9 @@ class SqlStore:
             try:
                 self._begin()
                 self._execute(
-                    f"INSERT INTO {self.lock_table} ({', '.join(LOCK_COLUMNS)}) "
+                    f"INSERT INTO {self._lock} ({', '.join(LOCK_COLUMNS)}) "
                     "VALUES ({}, {}, {}, {}, {})",
-                    (1, holder.owner, holder.host, holder.pid, holder.since),
+                    (_LOCK_ROW, holder.owner, holder.host, holder.pid, holder.since),
                 )
                 self._connection.commit()
                 return None
@@ -255,10 +339,22 @@ class SqlStore:
         if not self._table_exists(self.lock_table, LOCK_COLUMNS):
             return None
         rows = self._query(
-            f"SELECT owner, host, pid, since FROM {self.lock_table} WHERE id = {{}}", (1,)
+            f"SELECT owner, host, pid, since FROM {self._lock} WHERE id = {{}}", (_LOCK_ROW,)
         )
         self._end_read(self._connection)
-        return LockHolder(rows[0][0], rows[0][1], int(rows[0][2]), rows[0][3]) if rows else None
+        if not rows:
+            return None
+        owner, host, pid, since = rows[0]
+        if not isinstance(pid, int):
+            try:
+                pid = int(pid)
+            except (TypeError, ValueError):
+                raise StoreError(
+                    f"the lock row in table {self.lock_table} of {self._description} has "
+                    f"pid {pid!r}, which is not a process number",
+                    "The row was edited by hand: run `link-migration unlock` to remove it.",
+                ) from None
+        return LockHolder(str(owner), str(host), pid, str(since))
 
     def unlock(self, holder: LockHolder) -> None:
         """Delete the lock row if ``holder`` still has it."""
@@ -269,8 +365,8 @@ class SqlStore:
         self._begin()
         try:
             self._execute(
-                f"DELETE FROM {self.lock_table} WHERE id = {{}} AND owner = {{}} AND since = {{}}",
-                (1, holder.owner, holder.since),
+                f"DELETE FROM {self._lock} WHERE id = {{}} AND owner = {{}} AND since = {{}}",
+                (_LOCK_ROW, holder.owner, holder.since),
             )
             self._connection.commit()
         except BaseException:
@@ -292,12 +388,15 @@ class SqlStore:
         else:
             self._run(remember, (migration.version, migration.name, migration.checksum or None,
                                      now, duration, by, 1 if fake else 0))
+        self._log_entry(log, migration.version, ("fake " if fake else "") + step.direction,
+                        migration.name, now, None if fake else duration, by)
+
+    def _log_entry(self, sql: str, version: int, operation: str, file_name: str, now: str,
+                   duration: float | None, by: str) -> None:
         if self._next_seq is None:  # read once: we hold the lock for the whole run
-            (last,) = self._execute(f"SELECT MAX(seq) FROM {self.log_table}", ()).fetchone()
-            self._next_seq = (last or 0) + 1
-        self._run(log, (self._next_seq, migration.version,
-                            ("fake " if fake else "") + step.direction, migration.name, now,
-                            None if fake else duration, by))
+            (last,) = self._execute(f"SELECT MAX(seq) FROM {self._log}", ()).fetchone()
+            self._next_seq = self._version_of(last or 0, self.log_table) + 1
+        self._run(sql, (self._next_seq, version, operation, file_name, now, duration, by))
 
     def _prepare_record_sql(self) -> tuple[str, str, str]:
         """The statements every step runs, in the driver's paramstyle: built once per store,
@@ -310,11 +409,148 @@ class SqlStore:
                         columns)[0]
 
         self._record_sql = (
-            bind(style, f"DELETE FROM {self.history_table} WHERE version = {{}}", (0,))[0],
-            insert(self.history_table, HISTORY_COLUMNS),
-            insert(self.log_table, LOG_COLUMNS),
+            bind(style, f"DELETE FROM {self._history} WHERE version = {{}}", (0,))[0],
+            insert(self._history, HISTORY_COLUMNS),
+            insert(self._log, LOG_COLUMNS),
         )
         return self._record_sql
+
+    # -- the store's own tables -------------------------------------------------------------
+
+    def _ensure_tables(self) -> None:
+        """Create the tables, or bring tables of an earlier format up to this one: once per
+        store, under the lock, before the first step."""
+        if self._tables_ready:
+            return
+        self._ensure_table(self.lock_table, LOCK_COLUMNS, _CREATE_LOCK)
+        history = self._table_exists(self.history_table, HISTORY_COLUMNS)
+        log = self._table_exists(self.log_table, LOG_COLUMNS)
+        rows = self._query(f"SELECT pid FROM {self._lock} WHERE id = {{}}", (_FORMAT_ROW,))
+        self._end_read(self._connection)
+        found = self._version_of(rows[0][0], self.lock_table) if rows else (1 if history else 0)
+        if found > STORE_FORMAT:
+            raise StoreError(
+                f"the tables of {self._description} are in format {found}, from a newer "
+                f"link-migration; this one knows format {STORE_FORMAT}",
+                "Upgrade link-migration to run migrations on this database.",
+            )
+        if found < STORE_FORMAT or not (history and log):
+            self._create_or_upgrade(history, log, upgrade=0 < found < STORE_FORMAT)
+        self._tables_ready = True
+
+    def _create_or_upgrade(self, history: bool, log: bool, *, upgrade: bool) -> None:
+        """One transaction (where the database has transactional DDL) that creates what is
+        missing, widens the version columns of format 1, and records the format."""
+        dialect = self._dialect
+        assert dialect is not None
+        types = {"version_type": dialect.version_type}
+        try:
+            self._begin()
+            if not history:
+                self._run(_CREATE_HISTORY.format(table=self._history, **types), ())
+            if not log:
+                self._run(_CREATE_LOG.format(table=self._log, **types), ())
+            if upgrade:
+                for table, columns in ((self._history, ("version",)), (self._log, ("seq", "version"))):
+                    for statement in dialect.widen(table, columns):
+                        self._run(statement, ())
+            self._execute(f"DELETE FROM {self._lock} WHERE id = {{}}", (_FORMAT_ROW,))
+            self._execute(
+                f"INSERT INTO {self._lock} ({', '.join(LOCK_COLUMNS)}) VALUES ({{}}, {{}}, {{}}, {{}}, {{}})",
+                (_FORMAT_ROW, "link-migration store format", "", STORE_FORMAT, self._clock()),
+            )
+            if upgrade:
+                by = self._identity = self._identity or who_am_i()
+                log_sql = (self._record_sql or self._prepare_record_sql())[2]
+                self._log_entry(log_sql, 0, "upgrade", f"store tables to format {STORE_FORMAT}",
+                                self._clock(), None, by)
+            self._connection.commit()
+            if upgrade:
+                self._next_seq = (self._next_seq or 0) + 1
+        except StoreError:
+            self._rollback_quietly()
+            self._next_seq = None
+            if not upgrade and self._table_exists(self.history_table, HISTORY_COLUMNS) and \
+                    self._table_exists(self.log_table, LOG_COLUMNS):
+                return  # another runner (under a lock of conf.py's) created them meanwhile
+            raise
+
+    def _ensure_table(self, table: str, columns: Sequence[str], create: str) -> None:
+        """Create ``table`` unless it exists; another runner creating it at the same moment
+        is fine."""
+        if self._table_exists(table, columns):
+            return
+        assert self._dialect is not None
+        try:
+            self._begin()
+            self._run(create.format(table=self._qualified(table),
+                                    version_type=self._dialect.version_type), ())
+            self._connection.commit()
+        except StoreError:
+            self._rollback_quietly()
+            if not self._table_exists(table, columns):
+                raise
+
+    def _table_exists(self, table: str, expected: Sequence[str]) -> bool:
+        """Whether ``table`` exists, from the catalog where the dialect can ask it; StoreError
+        when it exists with other columns, or cannot be read (SPEC: a history that cannot be
+        read is an error, never version 0)."""
+        if table in self._existing:
+            return True
+        dialect = self._dialect
+        assert dialect is not None
+        name = self._qualified(table)
+        bare = name.rpartition(".")[2]
+        try:
+            owner = table.partition(".")[0] if "." in table else self._schema
+            known = dialect.table_exists(self._query, owner, name, bare)
+        except StoreError as exc:
+            self._rollback_quietly()
+            raise StoreError(
+                f"cannot tell whether table {table} exists in {self._description}: {exc.message}",
+                "Check the database and its permissions.",
+            ) from exc
+        if known is False:
+            return False
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(f"SELECT * FROM {name} WHERE 1 = 0")
+        except Exception as exc:
+            self._rollback_quietly()
+            if known is None and dialect.table_missing(exc):
+                return False
+            raise self._unreadable(exc, table) from None
+        columns = tuple(d[0].lower() for d in cursor.description or ())
+        if set(columns) != set(expected):
+            raise StoreError(
+                f"table {table} in {self._description} has columns ({', '.join(columns)}), "
+                f"not the ones link-migration keeps ({', '.join(expected)})",
+                "It belongs to something else: set HISTORY_TABLE / LOG_TABLE in conf.py to "
+                "other names.",
+            )
+        self._existing.add(table)
+        return True
+
+    def _qualified(self, table: str) -> str:
+        return {self.history_table: self._history, self.log_table: self._log,
+                self.lock_table: self._lock}[table]
+
+    def _version_of(self, value: Any, table: str) -> int:
+        """A whole number read from one of our tables; a hand-edited row that holds anything
+        else is the store's error, named, never a crash."""
+        if type(value) is int:
+            return value
+        try:
+            number = int(value)
+            if number == value or (isinstance(value, str) and value.strip().isdigit()):
+                return number
+        except (TypeError, ValueError, ArithmeticError):
+            pass
+        raise StoreError(
+            f"table {table} in {self._description} holds {value!r} where a whole number "
+            "belongs",
+            "A row was edited by hand: correct or delete it.",
+        )
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -322,67 +558,66 @@ class SqlStore:
         if self._connection is not None:
             return self._connection
         connection = self._connect()
-        if isinstance(connection, sqlite3.Connection):
-            self._sqlite = True
-            # Take transactions into our own hands (see the module docstring).
-            try:
-                if sys.version_info >= (3, 12):
-                    connection.autocommit = sqlite3.LEGACY_TRANSACTION_CONTROL
-                connection.isolation_level = None
-            except sqlite3.Error as exc:
-                raise StoreError(
-                    f"{self._description}: {_describe(exc)}",
-                    "get_connection() must return an open connection.",
-                ) from None
+        dialect = dialect_for(connection)
+        try:
+            dialect.prepare()
+        except Exception as exc:
+            raise StoreError(
+                f"{self._description}: {_describe(exc)}",
+                "get_connection() must return an open connection.",
+            ) from None
         self._connection = connection
+        self._dialect = dialect
         if self._paramstyle is None:
-            self._paramstyle = "qmark" if self._sqlite else _driver_paramstyle(connection)
-        if self._sqlite and self._owns_connection:
-            self._small_cache(connection)
+            self._paramstyle = "qmark" if dialect.flavour == "sqlite" else _driver_paramstyle(connection)
+        if self._owns_connection:
+            try:
+                self._cache_size = dialect.lean_reads(self._query)
+            except StoreError as exc:  # the first statement to read the file: say why it cannot
+                raise self._unreadable(exc.__cause__ or exc) from None
+        if self._database_file is None:  # DATABASE's description and schema are known already
+            self._identify(dialect)
         return connection
 
-    def _small_cache(self, connection: Any) -> None:
-        """Our own reads scan the schema and the history once each: SQLite's page cache (2 MiB
-        by default) would only add to their memory. Migrations get it back (_full_cache)."""
+    def _identify(self, dialect: Dialect) -> None:
+        """Name the database in messages, and pin our tables to the schema they are in now."""
         try:
-            (self._cache_size,) = connection.execute("PRAGMA cache_size").fetchone()
-            connection.execute("PRAGMA cache_size = -64")
-        except sqlite3.Error as exc:  # the first statement to read the file: say why it cannot
-            raise self._unreadable(exc) from None
+            description = dialect.describe(self._query)
+            schema = dialect.schema(self._query)
+        except StoreError as exc:
+            self._rollback_quietly()
+            raise StoreError(f"cannot read {self._description}: {exc.message}",
+                             "Check the database and its permissions.") from exc
+        self._end_read(self._connection)
+        if description:
+            self._description = description
+        if schema:
+            self._schema = schema
+            prefix = dialect.quote(schema) + "."
+            self._history, self._log, self._lock = (
+                table if "." in table else prefix + table
+                for table in (self.history_table, self.log_table, self.lock_table)
+            )
 
-    def _unreadable(self, exc: Exception) -> StoreError:
+    def _unreadable(self, exc: BaseException, table: str = "") -> StoreError:
+        what = f"table {table} in {self._description}" if table else self._description
         if any(word in str(exc).lower() for word in ("locked", "busy")):
             hint = "Another process holds the database; run again when it is done with it."
-        else:
+        elif self._database_file is not None:
             hint = "Check that DATABASE names a SQLite database file."
-        return StoreError(f"cannot read {self._description}: {_describe(exc)}", hint)
+        else:
+            hint = "Check the database and its permissions."
+        return StoreError(f"cannot read {what}: {_describe(exc)}", hint)
 
     def _full_cache(self) -> None:
         if self._cache_size is not None:
-            self._run(f"PRAGMA cache_size = {int(self._cache_size)}", ())
+            assert self._dialect is not None
+            self._dialect.full_cache(self._query, self._cache_size)
             self._cache_size = None
 
-    @contextlib.contextmanager
-    def _outside_a_transaction(self) -> Iterator[None]:
-        """For ``transactional = False``: sqlite3 already runs each statement on its own
-        (we turned its implicit transactions off); a DB-API driver that opens a transaction
-        at the first statement is switched to its ``autocommit`` mode, where it has one."""
-        connection = self._connection
-        if self._sqlite or not hasattr(connection, "autocommit"):
-            yield
-            return
-        connection.commit()
-        before = connection.autocommit
-        connection.autocommit = True
-        try:
-            yield
-        finally:
-            connection.autocommit = before
-
     def _begin(self) -> None:
-        if self._sqlite:
-            # IMMEDIATE takes the write lock now rather than at the first write.
-            self._run("BEGIN IMMEDIATE", ())
+        assert self._dialect is not None
+        self._dialect.begin(self._query)
 
     def _end_read(self, connection: Any) -> None:
         """Close the transaction a read opened (DB-API drivers open one on every statement)."""
@@ -394,62 +629,27 @@ class SqlStore:
         with contextlib.suppress(Exception):
             self._connection.rollback()
 
-    def _ensure_tables(self) -> None:
-        if self._tables_ready:
-            return
-        self._ensure_table(self.history_table, HISTORY_COLUMNS, _CREATE_HISTORY)
-        self._ensure_table(self.log_table, LOG_COLUMNS, _CREATE_LOG)
-        self._tables_ready = True
-
-    def _ensure_table(self, table: str, columns: Sequence[str], create: str) -> None:
-        """Create ``table`` unless it exists; another runner creating it at the same moment
-        is fine."""
-        if self._table_exists(table, columns):
-            return
-        try:
-            self._begin()
-            self._execute(create.format(table=table), ())
-            self._connection.commit()
-        except StoreError:
-            self._rollback_quietly()
-            if not self._table_exists(table, columns):
-                raise
-
-    def _table_exists(self, table: str, expected: Sequence[str]) -> bool:
-        """Whether ``table`` exists; StoreError when it exists with other columns."""
-        cursor = self._connection.cursor()
-        try:
-            cursor.execute(f"SELECT * FROM {table} WHERE 1 = 0")
-        except Exception as exc:
-            self._rollback_quietly()
-            if self._sqlite and "no such table" not in str(exc):
-                raise self._unreadable(exc) from None
-            return False
-        columns = tuple(d[0].lower() for d in cursor.description or ())
-        if set(columns) != set(expected):
-            raise StoreError(
-                f"table {table} in {self._description} has columns ({', '.join(columns)}), "
-                f"not the ones link-migration keeps ({', '.join(expected)})",
-                "It belongs to something else: set HISTORY_TABLE / LOG_TABLE in conf.py to "
-                "other names.",
-            )
-        return True
-
     def _query(self, template: str, values: Sequence[Any]) -> list[Any]:
-        return list(self._execute(template, values).fetchall())
+        """Run ``template`` and return its rows (none for a statement that returns none)."""
+        cursor = self._execute(template, values)
+        return list(cursor.fetchall()) if cursor.description is not None else []
 
     def _execute(self, template: str, values: Sequence[Any]) -> Any:
         """Run ``template`` with ``{}`` marking each parameter, in the driver's paramstyle."""
         sql, parameters = bind(self._paramstyle or "qmark", template, values)
-        return self._run(sql, parameters)
+        return self._run(sql, parameters if values else None)
 
     def _run(self, sql: str, parameters: Any) -> Any:
-        """Run ``sql``, whose placeholders are in the driver's paramstyle already."""
+        """Run ``sql``, whose placeholders are in the driver's paramstyle already; without
+        parameters, the driver is given none, so that a % in the SQL is just a %."""
         if isinstance(parameters, tuple) and self._paramstyle in ("named", "pyformat"):
             parameters = {f"p{i}": value for i, value in enumerate(parameters)}
         cursor = self._connection.cursor()
         try:
-            cursor.execute(sql, parameters)
+            if parameters is None:
+                cursor.execute(sql)
+            else:
+                cursor.execute(sql, parameters)
         except Exception as exc:
             raise StoreError(
                 f"{self._description}: {_describe(exc)} (while running: {sql.split()[0]} ...)",
@@ -465,13 +665,6 @@ def _rows(cursor: Any, batch: int = 500) -> Iterator[Any]:
         if not rows:
             return
         yield from rows
-
-
-def _int_version(row: Any) -> Any:
-    """A history row with its version as an int (some drivers give Decimal or str)."""
-    if type(row[0]) is int:
-        return row
-    return (int(row[0]), *(row[i] for i in range(1, len(HISTORY_COLUMNS))))
 
 
 def bind(paramstyle: str, template: str, values: Sequence[Any]) -> tuple[str, Any]:

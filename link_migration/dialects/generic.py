@@ -1,0 +1,96 @@
+"""The generic DB-API dialect: what PEP 249 promises, and the defaults the others refine."""
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, Sequence
+
+    # Runs a statement with ``{}`` marking each parameter, in the driver's paramstyle, and
+    # returns its rows: the store's own way to query, so dialects need no paramstyle of
+    # their own.
+    Query = Callable[[str, Sequence[Any]], "list[Any]"]
+
+
+class Dialect:
+    """A connection, and what its database does differently.
+
+    This class is the fallback for drivers we do not know: it assumes transactional DDL
+    (most databases that are not MySQL have it) and reads nothing from the catalog.
+    """
+
+    name = "database"
+    flavour = "generic"  # for the statement splitter
+    version_type = "BIGINT"  # 64 bits: timestamp versions such as 20261127193000 fit
+    transactional_ddl = True
+    # Whether a commit() that raises may still have committed on the server: true of
+    # anything over a network, where the reply can be lost after the server acted on it.
+    commit_reply_can_be_lost = True
+
+    def __init__(self, connection: Any, driver: str = "") -> None:
+        self.connection = connection
+        self.driver = driver
+
+    def prepare(self) -> None:
+        """Called once, when the store first opens the connection."""
+
+    def describe(self, query: Query) -> str | None:
+        """Database, host and name for messages (SPEC 12), or None when we cannot tell."""
+        return None
+
+    def schema(self, query: Query) -> str | None:
+        """The schema our unqualified tables live in, resolved once, so that a migration
+        that changes the search path cannot move them; None to leave names unqualified."""
+        return None
+
+    def table_exists(
+        self, query: Query, schema: str | None, name: str, table: str
+    ) -> bool | None:
+        """Whether ``table`` exists, from the catalog; None when this dialect cannot ask, and
+        the store must try the table itself. ``name`` is how SQL names it (schema-qualified
+        where it is), ``schema`` the schema's own name, if any."""
+        return None
+
+    def table_missing(self, exc: BaseException) -> bool:
+        """Whether the error of ``SELECT * FROM table`` means only that there is no such
+        table. Without a catalog to ask, any error has to count as that."""
+        return True
+
+    def quote(self, identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def begin(self, query: Query) -> None:
+        """Open the step's transaction now. DB-API drivers open one at the first statement,
+        and that is enough where nothing can tell whether a migration ended it."""
+
+    def in_transaction(self) -> bool | None:
+        """Whether a transaction is open on the connection; None when the driver cannot tell
+        (or, as on MySQL, when statements end transactions by themselves)."""
+        value = getattr(self.connection, "in_transaction", None)
+        return value if isinstance(value, bool) else None
+
+    def autocommit(self) -> bool | None:
+        """The connection's autocommit mode; None when the driver has none we can switch."""
+        value = getattr(self.connection, "autocommit", None)
+        return value if isinstance(value, bool) else None
+
+    def set_autocommit(self, on: bool) -> None:
+        self.connection.autocommit = on
+
+    def widen(self, table: str, columns: Sequence[str]) -> list[str]:
+        """Statements that make ``columns`` of ``table`` 64-bit (store format 1 to 2)."""
+        return []  # an unknown database: its INTEGER is what it is
+
+    def lean_reads(self, query: Query) -> int | None:
+        """Make the store's own reads cheap; returns what full_cache() needs to undo it."""
+        return None
+
+    def full_cache(self, query: Query, size: int) -> None:
+        """Undo lean_reads() before migrations run."""
+
+    def refuses_transaction(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the statement cannot run inside a transaction (PostgreSQL's
+        CREATE INDEX CONCURRENTLY, VACUUM, SQLite's VACUUM): the migration then needs
+        ``transactional = False``."""
+        text = str(exc).lower()
+        return "inside a transaction block" in text or "within a transaction" in text

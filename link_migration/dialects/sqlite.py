@@ -1,0 +1,57 @@
+"""SQLite through the standard library's sqlite3."""
+from __future__ import annotations
+
+import sqlite3
+import sys
+
+from .generic import Dialect
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
+
+if TYPE_CHECKING:
+    from .generic import Query
+
+
+class SQLiteDialect(Dialect):
+    name = "SQLite"
+    flavour = "sqlite"
+    version_type = "INTEGER"  # already 64 bits in SQLite
+    commit_reply_can_be_lost = False  # the database is a local file: a failed COMMIT did not commit
+
+    def prepare(self) -> None:
+        """Take transactions into our own hands: Python's sqlite3 opens none before DDL and
+        its executescript() commits first, so the store issues BEGIN itself."""
+        connection = self.connection
+        if sys.version_info >= (3, 12):
+            connection.autocommit = sqlite3.LEGACY_TRANSACTION_CONTROL
+        connection.isolation_level = None
+
+    def describe(self, query: Query) -> str | None:
+        for _, name, path in query("PRAGMA database_list", ()):
+            if name == "main":
+                return f"SQLite database {path}" if path else "SQLite in-memory database"
+        return None
+
+    def table_missing(self, exc: BaseException) -> bool:
+        return "no such table" in str(exc)
+
+    def begin(self, query: Query) -> None:
+        # IMMEDIATE takes the write lock now rather than at the first write.
+        query("BEGIN IMMEDIATE", ())
+
+    def in_transaction(self) -> bool | None:
+        return self.connection.in_transaction
+
+    def autocommit(self) -> bool | None:
+        return None  # prepare() took transactions out of sqlite3's hands for good
+
+    def lean_reads(self, query: Query) -> int | None:
+        """Our own reads scan the schema and the history once each: SQLite's page cache (2 MiB
+        by default) would only add to their memory. Returns the size to give back before
+        migrations run."""
+        ((size,),) = query("PRAGMA cache_size", ())
+        query("PRAGMA cache_size = -64", ())
+        return int(size)
+
+    def full_cache(self, query: Query, size: int) -> None:
+        query(f"PRAGMA cache_size = {int(size)}", ())
