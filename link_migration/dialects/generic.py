@@ -34,6 +34,10 @@ class Dialect:
     def prepare(self) -> None:
         """Called once, when the store first opens the connection."""
 
+    def cursor(self) -> Any:
+        """A cursor for the store's own statements."""
+        return self.connection.cursor()
+
     def describe(self, query: Query) -> str | None:
         """Database, host and name for messages (SPEC 12), or None when we cannot tell."""
         return None

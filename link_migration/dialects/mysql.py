@@ -6,7 +6,7 @@ from .generic import Dialect
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 if TYPE_CHECKING:
-    from typing import Sequence
+    from typing import Any, Sequence
 
     from .generic import Query
 
@@ -21,6 +21,12 @@ class MySQLDialect(Dialect):
     def __init__(self, connection: object, driver: str = "") -> None:
         super().__init__(connection, driver)
         self._autocommit: bool | None = None
+
+    def cursor(self) -> Any:
+        if self.driver == "mysql":
+            # mysql-connector refuses the next statement while rows are unread; ours are few.
+            return self.connection.cursor(buffered=True)
+        return self.connection.cursor()
 
     def describe(self, query: Query) -> str | None:
         ((database, server, port),) = query("SELECT DATABASE(), VERSION(), @@port", ())

@@ -512,7 +512,7 @@ class SqlStore:
             ) from exc
         if known is False:
             return False
-        cursor = self._connection.cursor()
+        cursor = self._dialect.cursor()
         try:
             cursor.execute(f"SELECT * FROM {name} WHERE 1 = 0")
         except Exception as exc:
@@ -644,7 +644,7 @@ class SqlStore:
         parameters, the driver is given none, so that a % in the SQL is just a %."""
         if isinstance(parameters, tuple) and self._paramstyle in ("named", "pyformat"):
             parameters = {f"p{i}": value for i, value in enumerate(parameters)}
-        cursor = self._connection.cursor()
+        cursor = self._dialect.cursor()
         try:
             if parameters is None:
                 cursor.execute(sql)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from checks import assert_error
+
 # A DB-API driver in the style of psycopg: paramstyle pyformat, and a transaction opened
 # implicitly by the first statement, DDL included. It wraps sqlite3 so the test needs no server.
 PYFORMAT_DRIVER = '''
@@ -347,3 +349,163 @@ def test_a_locked_database_is_reported_as_locked(project):
     assert "Another process holds the database" in result.err
     assert "Traceback" not in result.err
     assert _history(project.root / "app.db") == [(1, "s1.py", 0)]
+
+
+# -- what a real migration history broke (issue 11), on SQLite ------------------------------
+
+_FORMAT_1 = """
+CREATE TABLE link_migration_history (version INTEGER NOT NULL PRIMARY KEY, file_name
+    VARCHAR(255) NOT NULL, checksum VARCHAR(64), applied_at VARCHAR(40) NOT NULL, duration REAL,
+    applied_by VARCHAR(255) NOT NULL, faked INTEGER NOT NULL);
+CREATE TABLE link_migration_log (seq INTEGER NOT NULL PRIMARY KEY, version INTEGER NOT NULL,
+    operation VARCHAR(16) NOT NULL, file_name VARCHAR(255) NOT NULL, logged_at VARCHAR(40) NOT
+    NULL, duration REAL, logged_by VARCHAR(255) NOT NULL);
+CREATE TABLE link_migration_lock (id INTEGER NOT NULL PRIMARY KEY, owner VARCHAR(255) NOT NULL,
+    host VARCHAR(255) NOT NULL, pid INTEGER NOT NULL, since VARCHAR(40) NOT NULL);
+INSERT INTO link_migration_history VALUES (1, 's1.py', NULL, '2026-01-01', 0.1, 'old@host', 0);
+INSERT INTO link_migration_log VALUES (1, 1, 'up', 's1.py', '2026-01-01', 0.1, 'old@host');
+"""
+
+
+def _format_row(database: Path) -> list[tuple[int, str]]:
+    with sqlite3.connect(database) as connection:
+        return connection.execute("SELECT id, pid FROM link_migration_lock WHERE id = 0").fetchall()
+
+
+def test_a_new_store_records_its_format_and_an_old_one_is_upgraded_once(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    _sql_migration(project, 1, "raise AssertionError('applied already')")
+    _sql_migration(project, 20261127193000, "pass")
+    with sqlite3.connect(project.root / "app.db") as connection:
+        connection.executescript(_FORMAT_1)
+    assert project.run().status == 0
+    assert _format_row(project.root / "app.db") == [(0, 2)]
+    assert _log(project.root / "app.db") == [(1, "up"), (0, "upgrade"), (20261127193000, "up")]
+    assert project.run("--down").status == 0
+    assert [op for _, op in _log(project.root / "app.db")].count("upgrade") == 1
+    history = project.run("history")
+    assert "upgrade" in history.out and "store tables to format 2" in history.out
+
+    fresh = project.root / "fresh"
+    fresh.mkdir()
+    (fresh / "conf.py").write_text(f'MIGRATIONS_DIR = {str(project.migrations)!r}\nDATABASE = "new.db"\n')
+    (project.migrations / "s1.py").unlink()
+    assert project.run("-c", str(fresh / "conf.py"), conf=False).status == 0
+    assert _format_row(fresh / "new.db") == [(0, 2)]
+    assert _log(fresh / "new.db") == [(20261127193000, "up")]
+
+
+def test_a_store_of_a_newer_format_is_refused(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    _sql_migration(project, 1, "pass")
+    assert project.run().status == 0
+    with sqlite3.connect(project.root / "app.db") as connection:
+        connection.execute("UPDATE link_migration_lock SET pid = 99 WHERE id = 0")
+    _sql_migration(project, 2, "raise AssertionError('must not run')")
+    assert_error(project.run(), "format 99", "newer link-migration")
+    assert _history(project.root / "app.db") == [(1, "s1.py", 0)]
+
+
+@pytest.mark.parametrize("end", [
+    "context.connection.commit()",
+    "context.connection.rollback()",
+    "context.connection.executescript('CREATE TABLE b (x INTEGER)')",
+    "context.execute('COMMIT')",
+])
+def test_a_migration_that_ends_the_stores_transaction_is_not_recorded(project, end):
+    project.write_conf('DATABASE = "app.db"\n')
+    _sql_migration(project, 1, f"context.execute('CREATE TABLE a (x INTEGER)')\n{end}\n")
+    result = project.run()
+    assert result.status == 1, result.err
+    assert "was not recorded" in result.err and "ended the store's transaction" in result.err
+    assert "The store holds version 0" in result.err
+    assert _history(project.root / "app.db") == []
+
+
+_LOST_REPLY_DRIVER = '''
+import sqlite3
+
+
+class Connection:
+    """A network driver's connection whose commit reaches the server, but whose reply is lost."""
+
+    def __init__(self, path):
+        self.raw = sqlite3.connect(path)
+        self.lose_replies = False
+
+    def cursor(self):
+        return self.raw.cursor()
+
+    def commit(self):
+        self.raw.commit()
+        if self.lose_replies:
+            raise ConnectionResetError("server closed the connection unexpectedly")
+
+    def rollback(self):
+        self.raw.rollback()
+
+    def close(self):
+        self.raw.close()
+
+
+paramstyle = "qmark"
+'''
+
+
+def test_a_lost_commit_reply_is_reported_as_uncertain(project):
+    (project.root / "lossy_driver.py").write_text(_LOST_REPLY_DRIVER)
+    project.write_conf("""\
+        import os
+        import lossy_driver
+        def get_connection():
+            return lossy_driver.Connection(os.path.join(os.path.dirname(__file__), "app.db"))
+        """)
+    _sql_migration(project, 1, "pass")
+    _sql_migration(project, 2, "context.connection.lose_replies = True")
+    result = project.run()
+    assert result.status == 1, result.err
+    assert "the store holds version 1 or 2" in result.err
+    assert "link-migration status" in result.err
+    assert "rolled back too" not in result.err
+    assert _history(project.root / "app.db") == [(1, "s1.py", 0), (2, "s2.py", 0)]
+
+
+def test_a_failed_non_transactional_migration_says_its_work_is_in_place(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    _sql_migration(project, 1, "context.execute('CREATE TABLE a (x INTEGER)')\nraise ValueError('x')",
+                   extra="transactional = False")
+    result = project.run()
+    assert result.status == 1
+    assert "outside a transaction (transactional = False), so what it did before it stopped is in place" in result.err
+    assert "nothing after it ran" not in result.err
+    assert "a" in _tables(project.root / "app.db")
+
+
+def test_a_failed_migration_on_the_file_store_does_not_claim_it_changed_nothing(project):
+    project.add_migration(1, up="raise ValueError('half done')")
+    result = project.run()
+    assert result.status == 1
+    assert "nothing after it ran" not in result.err
+    assert "no transaction to undo what the migration did before it stopped" in result.err
+
+
+def test_a_version_edited_into_text_is_named(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    with sqlite3.connect(project.root / "app.db") as connection:
+        connection.executescript(_FORMAT_1.replace("version INTEGER NOT NULL PRIMARY KEY",
+                                                   "version TEXT NOT NULL PRIMARY KEY"))
+        connection.execute("UPDATE link_migration_history SET version = 'v1'")
+    _sql_migration(project, 1, "pass")
+    for command in (["current"], ["status"], []):
+        result = project.run(*command)
+        assert_error(result, "link_migration_history", "'v1'")
+
+
+def test_a_lock_row_whose_pid_is_no_number_is_named(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    with sqlite3.connect(project.root / "app.db") as connection:
+        connection.executescript(_FORMAT_1)
+        connection.execute("INSERT INTO link_migration_lock VALUES (1, 'a@b:c', 'b', 'twelve', 'now')")
+    _sql_migration(project, 1, "pass")
+    for command in (["unlock"], []):
+        assert_error(project.run(*command), "link_migration_lock", "'twelve'", "unlock")
