@@ -22,6 +22,9 @@ setup(
     packages=find_packages(exclude=["tests*", "bench*", "example_migrations*"])
     + ["link_migration.example_migrations"],
     package_dir={"link_migration.example_migrations": "example_migrations/seed"},
+    # What the test suite needs beyond pytest to run against real PostgreSQL and MariaDB
+    # servers, through each DB-API driver the SQL store supports (pip install -e '.[test]').
+    extras_require={"test": ["pytest", "psycopg[binary]", "pg8000", "PyMySQL", "mysql-connector-python"]},
     entry_points={
         "console_scripts": [
             "link-migration = link_migration.cli:main",

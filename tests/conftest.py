@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import os
 import sys
+import sysconfig
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NoReturn
 
 import pytest
 
+import servers
 from link_migration.cli import main
 
 # Child processes (`python -m link_migration`) run the code under test, the same checkout the
@@ -20,15 +22,42 @@ os.environ["PYTHONPATH"] = os.pathsep.join(
 )
 
 
+_INSTALLED = tuple(
+    os.path.join(os.path.realpath(folder), "")
+    for folder in {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+)
+
+
+def _installed(module: object) -> bool:
+    """Whether a module comes from site-packages (a driver or its dependencies), not from a test.
+
+    Read from the module's __dict__: a test's conf.py may define a __getattr__ that raises.
+    """
+    try:
+        namespace = vars(module)
+        locations = [namespace.get("__file__")] + list(namespace.get("__path__") or [])
+    except Exception:  # noqa: BLE001 - None, or an odd object: not an installed package
+        return False
+    return any(
+        isinstance(location, str) and os.path.realpath(location).startswith(_INSTALLED) for location in locations
+    )
+
+
 @pytest.fixture(autouse=True)
 def _isolated_imports() -> Iterator[None]:
-    """Each test's conf.py and migrations must not leak into the next through imports."""
+    """Each test's conf.py and migrations must not leak into the next through imports.
+
+    Installed packages (the DB drivers and what they import) stay: they cannot come from a test;
+    importing a driver again costs up to 0.1 s a test; and a second copy of a driver has its own
+    exception classes, which an ``except`` naming the first copy's would not catch.
+    """
     saved_path = list(sys.path)
     saved_modules = set(sys.modules)
     yield
     sys.path[:] = saved_path
     for name in set(sys.modules) - saved_modules:
-        del sys.modules[name]
+        if not _installed(sys.modules[name]):
+            del sys.modules[name]
 
 
 @dataclass
@@ -118,3 +147,81 @@ def elsewhere(project: Project, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder.mkdir()
     monkeypatch.chdir(folder)
     return folder
+
+
+# --- real database servers (tests/servers.py) -------------------------------------------------
+
+
+def _unavailable(reason: str) -> NoReturn:
+    """Skip, or fail when LINK_MIGRATION_REQUIRE_SERVERS=1 (CI): a missing server is then an error."""
+    if servers.servers_required():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def _server(kind: str) -> Iterator[servers.Server]:
+    """Start a server for the session: missing means skip (or fail), broken always means fail."""
+    missing = broken = None
+    try:
+        server = servers.start(kind)
+    except servers.ServerNotFound as error:
+        missing = str(error)
+    except servers.ServerStartError as error:
+        broken = str(error)
+    # Outside the except blocks, so that the report is the one reason, not a chain of two.
+    if missing:
+        _unavailable(missing)
+    if broken:
+        pytest.fail(broken, pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[servers.Server]:
+    """A throwaway PostgreSQL, started the first time a test asks for it."""
+    yield from _server("postgresql")
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[servers.Server]:
+    """A throwaway MariaDB, started the first time a test asks for it."""
+    yield from _server("mariadb")
+
+
+def _database(request: pytest.FixtureRequest, driver: str) -> Iterator[servers.Database]:
+    """A fresh empty database for one test through ``driver``; dropped afterwards."""
+    reason = servers.missing_driver(driver)
+    if reason:
+        _unavailable(reason)
+    server = request.getfixturevalue(f"{servers.DRIVERS[driver][0]}_server")
+    database = servers.create_database(server, driver)
+    try:
+        yield database
+    finally:
+        servers.drop_database(database, server)
+
+
+def _drivers(kind: str | None) -> list[str]:
+    """The drivers for one kind of server (None: all), in the order of servers.DRIVERS."""
+    return [driver for driver, (server, _) in servers.DRIVERS.items() if kind in (None, server)]
+
+
+@pytest.fixture(params=_drivers(None), ids=[servers.DRIVER_IDS[d] for d in _drivers(None)])
+def database(request: pytest.FixtureRequest) -> Iterator[servers.Database]:
+    """A fresh database, once per driver: psycopg, pg8000 (PostgreSQL), pymysql, mysql-connector (MariaDB)."""
+    yield from _database(request, request.param)
+
+
+@pytest.fixture(params=_drivers("postgresql"), ids=[servers.DRIVER_IDS[d] for d in _drivers("postgresql")])
+def postgresql_database(request: pytest.FixtureRequest) -> Iterator[servers.Database]:
+    """A fresh PostgreSQL database, once per PostgreSQL driver."""
+    yield from _database(request, request.param)
+
+
+@pytest.fixture(params=_drivers("mariadb"), ids=[servers.DRIVER_IDS[d] for d in _drivers("mariadb")])
+def mariadb_database(request: pytest.FixtureRequest) -> Iterator[servers.Database]:
+    """A fresh MariaDB database, once per MariaDB driver."""
+    yield from _database(request, request.param)
