@@ -12,26 +12,34 @@ if TYPE_CHECKING:
 
     from .generic import Dialect
 
-# The top-level package of a connection's class, and the database it speaks to.
-_DRIVERS = {
-    "sqlite3": "sqlite",
-    "psycopg": "postgresql",
-    "psycopg2": "postgresql",
-    "pg8000": "postgresql",
-    "pymysql": "mysql",
-    "MySQLdb": "mysql",
-    "mysql": "mysql",  # mysql.connector
-    "mariadb": "mysql",
-}
+# The module (or package) a connection's class comes from, and the database it speaks to.
+_DRIVERS = (
+    ("sqlite3", "sqlite"),
+    ("psycopg", "postgresql"),
+    ("psycopg2", "postgresql"),
+    ("pg8000", "postgresql"),
+    ("pymysql", "mysql"),
+    ("MySQLdb", "mysql"),
+    ("mysql.connector", "mysql"),
+    ("mariadb", "mysql"),
+)
+
+
+def _driver_of(connection: Any) -> tuple[str, str]:
+    """The driver that made ``connection`` and its database; ("", "generic") when unknown.
+    The class's ancestors count too: a connection factory may subclass the driver's class."""
+    for cls in type(connection).__mro__:
+        module = cls.__module__ or ""
+        for driver, kind in _DRIVERS:
+            if module == driver or module.startswith(driver + "."):
+                return driver, kind
+    return "", "generic"
 
 
 def dialect_for(connection: Any) -> Dialect:
     """The dialect that speaks to ``connection``: by the driver that made it, else generic
     DB-API, which assumes only what PEP 249 promises."""
-    # The class's ancestors too: a connection factory may subclass the driver's class.
-    packages = [cls.__module__.partition(".")[0] for cls in type(connection).__mro__]
-    package = next((name for name in packages if name in _DRIVERS), packages[0])
-    kind = _DRIVERS.get(package, "generic")
+    package, kind = _driver_of(connection)
     if kind == "sqlite":
         from .sqlite import SQLiteDialect
 

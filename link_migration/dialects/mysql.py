@@ -23,8 +23,9 @@ class MySQLDialect(Dialect):
         self._autocommit: bool | None = None
 
     def cursor(self) -> Any:
-        if self.driver == "mysql":
-            # mysql-connector refuses the next statement while rows are unread; ours are few.
+        if self.driver == "mysql.connector":
+            # mysql-connector refuses the next statement while rows are unread: a migration's
+            # SELECT left unread would fail the store's record of it.
             return self.connection.cursor(buffered=True)
         return self.connection.cursor()
 
