@@ -7,8 +7,11 @@ runs therefore never execute user code they do not need.
 """
 from __future__ import annotations
 
+import errno
+import operator
 import os
 import re
+import stat
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -147,21 +150,29 @@ def discover(
     """Read every migration in ``folder`` (not recursively), sorted by version.
 
     Skips names starting with ``_`` or ``.``, files named ``conf.py`` and the files in
-    ``exclude`` (the conf file itself). Raises DiscoveryError for a bad or duplicated version.
+    ``exclude`` (the conf file itself). Raises DiscoveryError for a bad or duplicated version,
+    and for a symbolic link that leads nowhere.
     """
     base = folder.path.resolve()
     excluded = {p.resolve().name for p in exclude if p.resolve().parent == base}
     try:
         with os.scandir(base) as listing:
-            names = sorted(
-                entry.name
-                for entry in listing
-                if entry.name.endswith(".py")
-                and not entry.name.startswith(("_", "."))
-                and entry.name != "conf.py"
-                and entry.name not in excluded
-                and entry.is_file()
+            entries = sorted(
+                (
+                    entry
+                    for entry in listing
+                    if entry.name.endswith(".py")
+                    and not entry.name.startswith(("_", "."))
+                    and entry.name != "conf.py"
+                    and entry.name not in excluded
+                ),
+                key=_NAME,  # by name, so that of two broken links the same one is named
             )
+            names = [
+                entry.name
+                for entry in entries
+                if (_is_linked_file(entry) if entry.is_symlink() else entry.is_file())
+            ]
     except OSError as exc:
         raise DiscoveryError(
             f"cannot list the migrations folder {folder.path}: {exc.strerror or exc}",
@@ -185,6 +196,35 @@ def discover(
         found[migration.version] = migration
     migrations = tuple(found[v] for v in sorted(found))
     return Catalogue(folder, migrations, tuple(skipped))
+
+
+_NAME = operator.attrgetter("name")
+
+
+def _is_linked_file(entry: os.DirEntry[str]) -> bool:
+    """Whether a symbolic link among the migrations leads to a file (not to a folder).
+
+    One that leads nowhere, or in a circle, is an error naming it: skipped, it would leave
+    its migration unrun while ``check`` stayed green.
+    """
+    try:
+        return stat.S_ISREG(os.stat(entry.path).st_mode)
+    except FileNotFoundError:
+        raise DiscoveryError(
+            f"{entry.path} is a symbolic link to {os.path.realpath(entry.path)}, "
+            "which does not exist",
+            "Restore the file the link points to, or remove the link.",
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DiscoveryError(
+                f"{entry.path} is a symbolic link that leads back to itself (a loop of links)",
+                "Point the link at a migration file, or remove it.",
+            ) from None
+        raise DiscoveryError(
+            f"cannot read migration {entry.path}: {exc.strerror or exc}",
+            "Check its permissions, and those of the file it links to.",
+        ) from None
 
 
 MAX_VERSION = 2**63 - 1  # what an SQL INTEGER column holds

@@ -717,3 +717,77 @@ def test_a_version_too_large_to_store_is_refused_before_anything_runs(project: P
     assert result.status == 2
     assert "huge.py" in result.err and "too large" in result.err
     assert project.log() == []
+
+
+# -- symbolic links ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [(), ("status",), ("check",), ("status", "--json"), ("--dry-run",)])
+def test_dangling_symlink_is_an_error_naming_it_not_a_skipped_file(
+    project: Project, command: tuple[str, ...]
+) -> None:
+    """Skipping it would leave that migration unrun while check stayed green."""
+    project.add_migration(1)
+    project.add_migration(2)
+    (project.migrations / "m3.py").symlink_to("missing.py")
+
+    result = project.run(*command)
+    _assert_clean_error(result, str(project.migrations / "m3.py"), "does not exist", "missing.py")
+    assert "symbolic link" in result.err
+    assert project.log() == []
+    assert project.version() == ""
+
+
+def test_dangling_symlink_is_an_error_through_discover(tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    _write(folder, "m1.py", "version = 1\ndef up(): pass\n")
+    (folder / "m2.py").symlink_to(tmp_path / "gone" / "m2.py")
+    with pytest.raises(DiscoveryError) as caught:
+        _discover(folder)
+    assert str(folder / "m2.py") in caught.value.message
+    assert "does not exist" in caught.value.message
+
+
+LOOPS = {
+    "self": [("a.py", "a.py")],
+    "two files": [("a.py", "b.py"), ("b.py", "a.py")],
+}
+
+
+@pytest.mark.parametrize("links", LOOPS.values(), ids=LOOPS.keys())
+@pytest.mark.parametrize("command", [(), ("status",), ("check",)])
+def test_symlink_loop_names_the_file_not_the_folder(
+    project: Project, links: list[tuple[str, str]], command: tuple[str, ...]
+) -> None:
+    project.add_migration(1)
+    for name, target in links:
+        (project.migrations / name).symlink_to(target)
+
+    result = project.run(*command)
+    _assert_clean_error(result, str(project.migrations / "a.py"), "loop")
+    assert "cannot list the migrations folder" not in result.err
+    assert project.log() == []
+
+
+def test_symlink_to_a_migration_elsewhere_still_runs(project: Project) -> None:
+    target = _write(project.root / "shared", "m2_real.py", "version = 2\ndef up(): pass\n")
+    project.add_migration(1)
+    (project.migrations / "m2.py").symlink_to(target)
+    # A link to a folder is a subfolder, skipped as any other.
+    (project.migrations / "sub.py").symlink_to(project.root / "shared", target_is_directory=True)
+
+    result = project.run()
+    assert result.status == 0, result.err
+    assert project.version() == "2"
+    check = project.run("check")
+    assert check.status == 0, (check.out, check.err)
+
+
+def test_dangling_symlink_with_a_skipped_name_is_still_skipped(project: Project) -> None:
+    """Names that are never migrations (_x.py, .x.py, not .py) are not looked at at all."""
+    project.add_migration(1)
+    for name in ("_helper.py", ".hidden.py", "notes.txt"):
+        (project.migrations / name).symlink_to("missing.py")
+    result = project.run()
+    assert result.status == 0, result.err
+    assert project.log() == ["up 1"]
