@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
-from .config import DEFAULT_LOCK_TIMEOUT, Config, load_config
+from .config import API_WORDING, DEFAULT_LOCK_TIMEOUT, Config, Wording, load_config
 from .errors import ConfigError, MigrationError
 from .stores import open_store
 
@@ -58,7 +58,11 @@ class Migrator:
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         on_lock_wait: Callable[[str], None] | None = None,
         guard: SignalGuard | None = None,
+        wording: Wording = API_WORDING,
     ) -> None:
+        """``wording`` says how errors name what was asked: by default as this class's
+        methods and parameters (``migrate_to(7)``, ``out_of_order=True``); the command line
+        passes CLI_WORDING, its options."""
         self.config = config
         self._cwd = cwd or Path.cwd()
         self._progress = progress
@@ -66,13 +70,16 @@ class Migrator:
         self._on_lock_wait = on_lock_wait or _log_info
         self._lock_timeout = lock_timeout
         self._guard = guard
+        self._wording = wording
 
     @classmethod
     def from_config(cls, conf: str | os.PathLike[str] | None = None, **options: object) -> Migrator:
         """Load conf.py (a path or a dotted module name; by default $LINK_MIGRATION_CONFIG,
         then ./conf.py). ``options`` are those of the constructor."""
         cwd = options.get("cwd") or Path.cwd()
-        config = load_config(None if conf is None else os.fspath(conf), Path(str(cwd)), os.environ)
+        wording = options.get("wording", API_WORDING)
+        config = load_config(None if conf is None else os.fspath(conf), Path(str(cwd)), os.environ,
+                             wording=wording)  # type: ignore[arg-type]
         return cls(config, **options)  # type: ignore[arg-type]
 
     # -- migrating ---------------------------------------------------------------------
@@ -129,6 +136,7 @@ class Migrator:
                     request,
                     applied=None if state.applied is None else state.applied.keys(),
                     allow_out_of_order=out_of_order,
+                    wording=self._wording,
                 )
                 for warning in plan.warnings:
                     self._warn(warning)

@@ -6,6 +6,7 @@ for the machinery of a migration run (see bench/).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -14,10 +15,10 @@ TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checke
 from . import __version__
 from .config import DEFAULT_LOCK_TIMEOUT as DEFAULT_TIMEOUT
 from .errors import Interrupted, LinkMigrationError, UsageError
-from .terminal import PROG, Output
+from .terminal import PROG, Output, printable
 
 if TYPE_CHECKING:
-    from typing import Sequence
+    from typing import Iterator, Sequence
 
     from .api import Migrator
     from .plan import Plan, Request
@@ -188,10 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _migrator(args: argparse.Namespace, out: Output, guard: SignalGuard | None = None,
               progress: PrintedProgress | None = None) -> Migrator:
     from .api import Migrator
-    from .config import load_config
+    from .config import CLI_WORDING, load_config
 
-    config = load_config(args.config, Path.cwd(), os.environ)
-    out.detail(f"conf: {config.path}")
+    config = load_config(args.config, Path.cwd(), os.environ, wording=CLI_WORDING)
+    out.detail(f"conf: {printable(str(config.path))}")
     return Migrator(
         config,
         warn=out.warn,
@@ -199,6 +200,7 @@ def _migrator(args: argparse.Namespace, out: Output, guard: SignalGuard | None =
         lock_timeout=getattr(args, "lock_timeout", DEFAULT_TIMEOUT),
         guard=guard,
         progress=progress,
+        wording=CLI_WORDING,
     )
 
 
@@ -218,11 +220,12 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         finally:
             progress.close()
     if result.catalogue is not None:
-        out.detail(f"migrations: {result.catalogue.folder.path} "
+        out.detail(f"migrations: {printable(str(result.catalogue.folder.path))} "
                    f"({len(result.catalogue.migrations)} found)")
     if not result.plan.steps:
         if result.catalogue is not None and not result.catalogue.migrations:
-            out.progress(f"No migrations in {result.catalogue.folder.path}: nothing to do.")
+            out.progress(f"No migrations in {printable(str(result.catalogue.folder.path))}: "
+                         "nothing to do.")
         else:
             out.progress(f"Already at version {result.version}: nothing to do.")
     elif result.dry_run:
@@ -236,7 +239,8 @@ def _run(args: argparse.Namespace, out: Output) -> int:
 def _status(args: argparse.Namespace, out: Output) -> int:
     from . import report
 
-    status = _migrator(args, out).status()
+    with _answer_is_data(out, args.json):
+        status = _migrator(args, out).status()
     if args.json:
         out.result(report.status_json(status.migrations, status.current, status.store))
     else:
@@ -246,16 +250,19 @@ def _status(args: argparse.Namespace, out: Output) -> int:
 
 
 def _current(args: argparse.Namespace, out: Output) -> int:
-    out.result(str(_migrator(args, out).current()))
+    with _answer_is_data(out):
+        version = _migrator(args, out).current()
+    out.result(str(version))
     return 0
 
 
 def _history(args: argparse.Namespace, out: Output) -> int:
     from . import report
 
-    migrator = _migrator(args, out)
-    entries = migrator.history(args.limit)
-    store = migrator.describe_store()
+    with _answer_is_data(out, args.json):
+        migrator = _migrator(args, out)
+        entries = migrator.history(args.limit)
+        store = migrator.describe_store()
     if args.json:
         out.result(report.history_json(entries, store))
     else:
@@ -264,7 +271,8 @@ def _history(args: argparse.Namespace, out: Output) -> int:
 
 
 def _new(args: argparse.Namespace, out: Output) -> int:
-    path = _migrator(args, out).new(args.description, timestamp=args.timestamp or None)
+    with _answer_is_data(out):  # a path, for scripts: $EDITOR "$(link-migration new ...)"
+        path = _migrator(args, out).new(args.description, timestamp=args.timestamp or None)
     out.result(str(path))
     return 0
 
@@ -272,9 +280,10 @@ def _new(args: argparse.Namespace, out: Output) -> int:
 def _check(args: argparse.Namespace, out: Output) -> int:
     from . import report
 
-    migrator = _migrator(args, out)
-    status = migrator.status()
-    found = migrator.check(status)
+    with _answer_is_data(out, args.json):
+        migrator = _migrator(args, out)
+        status = migrator.status()
+        found = migrator.check(status)
     if args.json:
         out.result(report.check_json(found, status.current, status.store))
     elif found:
@@ -285,8 +294,22 @@ def _check(args: argparse.Namespace, out: Output) -> int:
 
 
 def _unlock(args: argparse.Namespace, out: Output) -> int:
-    out.result(_migrator(args, out).unlock())
+    out.result(printable(_migrator(args, out).unlock()))  # it names the lock's holder
     return 0
+
+
+@contextlib.contextmanager
+def _answer_is_data(out: Output, data: bool = True) -> Iterator[None]:
+    """For a command whose stdout is data (a number, JSON, a path), while it gathers its
+    answer: our notes, and whatever user code prints (conf.py as it is imported, its store
+    functions, get_connection(), a migration imported to read its version), go to stderr, so
+    that stdout holds the answer alone, ready for a pipe."""
+    if not data:
+        yield
+        return
+    out.answer_is_data = True
+    with contextlib.redirect_stdout(out.stderr):
+        yield
 
 
 def _request(args: argparse.Namespace) -> Request:

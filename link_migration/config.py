@@ -18,6 +18,37 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 _ABSENT = object()
 
 
+class Wording:
+    """How an error names what its caller passed: the command line's options, or the Python
+    API's methods and parameters, so that neither kind of user is told of the other's. All
+    but ``conf`` and ``out_of_order`` are format strings for the value given.
+
+    A plain class, as Config is: every command imports this module.
+    """
+
+    __slots__ = ("conf", "conf_example", "to", "up", "down", "out_of_order")
+
+    def __init__(
+        self, *, conf: str, conf_example: str, to: str, up: str, down: str, out_of_order: str
+    ) -> None:
+        self.conf = conf  # what names conf.py: "-c"
+        self.conf_example = conf_example  # "-c {}", for a path or module name
+        self.to = to  # "--to {}", for a target version
+        self.up = up  # "--up {}", for a number of migrations
+        self.down = down  # "--down {}", for a number of migrations
+        self.out_of_order = out_of_order  # "--out-of-order"
+
+
+CLI_WORDING = Wording(
+    conf="-c", conf_example="-c {}", to="--to {}", up="--up {}", down="--down {}",
+    out_of_order="--out-of-order",
+)
+API_WORDING = Wording(
+    conf="the conf argument", conf_example="Migrator.from_config({!r})", to="migrate_to({})",
+    up="upgrade(steps={})", down="downgrade(steps={})", out_of_order="out_of_order=True",
+)
+
+
 class Config:
     """A loaded conf module and the file it came from.
 
@@ -78,16 +109,22 @@ class Config:
         return function
 
 
-def load_config(spec: str | None, cwd: Path, environ: Mapping[str, str]) -> Config:
+def load_config(
+    spec: str | None, cwd: Path, environ: Mapping[str, str], *, wording: Wording = API_WORDING
+) -> Config:
     """Load the conf named by ``-c`` (``spec``), else ``$LINK_MIGRATION_CONFIG``, else ./conf.py.
 
     ``spec`` is a path to a file, or a dotted module name importable from the working directory.
     conf.py's folder and the working directory are put on ``sys.path`` for the rest of the run, so
-    that conf.py and the migrations can import their neighbours.
+    that conf.py and the migrations can import their neighbours. ``wording`` says how errors
+    name ``spec``: as the Python API's argument, or (CLI_WORDING) as ``-c``.
     """
-    given_by = "-c"
+    given_by = wording.conf
     if spec is not None and not spec.strip():
-        raise ConfigError("-c was given an empty name", "Give the path of conf.py, or leave -c out.")
+        raise ConfigError(
+            f"{given_by} was given an empty name",
+            f"Give the path of conf.py, or leave {given_by} out.",
+        )
     if spec is None:
         spec = environ.get(CONFIG_ENV) or None
         given_by = f"${CONFIG_ENV}"
@@ -95,21 +132,23 @@ def load_config(spec: str | None, cwd: Path, environ: Mapping[str, str]) -> Conf
         default = cwd / "conf.py"
         if not default.is_file():
             raise ConfigError(
-                f"no configuration: -c was not given, ${CONFIG_ENV} is not set, "
+                f"no configuration: {wording.conf} was not given, ${CONFIG_ENV} is not set, "
                 f"and there is no conf.py in {cwd}",
-                "Give one with -c path/to/conf.py (or set LINK_MIGRATION_CONFIG).",
+                f"Give one with {wording.conf_example.format('path/to/conf.py')} "
+                f"(or set {CONFIG_ENV}).",
             )
         spec, given_by = str(default), "default"
-    return _load(spec, cwd, given_by)
+    return _load(spec, cwd, given_by, wording)
 
 
-def _load(spec: str, cwd: Path, given_by: str) -> Config:
+def _load(spec: str, cwd: Path, given_by: str, wording: Wording) -> Config:
     # abspath folds "sub/../conf.py" without resolving symlinks, for readable messages.
     path = Path(os.path.abspath(cwd / Path(spec).expanduser()))
     if path.is_dir():
+        example = wording.conf_example.format(str(Path(spec) / "conf.py"))
         raise ConfigError(
             f"{spec} (from {given_by}) is a folder, not a conf file",
-            f"Name the file itself, for example -c {Path(spec) / 'conf.py'}",
+            f"Name the file itself, for example {example}",
         )
     looks_like_path = spec.endswith(".py") or "/" in spec or "\\" in spec
     if path.exists() or path.is_symlink() or looks_like_path:
@@ -129,7 +168,8 @@ def _load(spec: str, cwd: Path, given_by: str) -> Config:
         if not file:
             raise ConfigError(
                 f"conf module {spec!r} is a namespace package, not a module",
-                "Name a module (a .py file), for example -c myproject.conf",
+                f"Name a module (a .py file), for example "
+                f"{wording.conf_example.format('myproject.conf')}",
             )
         _make_importable(Path(file).parent)
         return Config(module, Path(file))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import bisect
 from typing import AbstractSet, NamedTuple, Sequence
 
+from .config import API_WORDING, Wording
 from .discovery import Migration
 from .errors import PlanError
 
@@ -60,6 +61,7 @@ def make_plan(
     *,
     applied: AbstractSet[int] | None = None,
     allow_out_of_order: bool = False,
+    wording: Wording = API_WORDING,
 ) -> Plan:
     """Plan the steps that take the store from ``current`` to what ``request`` asks.
 
@@ -68,7 +70,8 @@ def make_plan(
     ``current`` counts as applied. Up applies the unapplied migrations up to the target in
     ascending order; down rolls back the applied ones above the target, newest first. An
     unapplied migration below ``current`` is out of order: up refuses to run while there is one,
-    unless ``allow_out_of_order``. Raises PlanError when the request cannot be carried out.
+    unless ``allow_out_of_order``. Raises PlanError when the request cannot be carried out,
+    naming the request as ``wording`` says: the Python API's calls, or the command line's options.
     """
     versions = [m.version for m in migrations]
     known = set(versions)
@@ -80,14 +83,14 @@ def make_plan(
         for v in missing
     ]
     if request.direction == "to":
-        target = _check_target(request.target, versions, applied)
+        target = _check_target(request.target, versions, applied, wording)
         if target >= current:
-            return _up(migrations, current, applied, target, allow_out_of_order, warnings)
+            return _up(migrations, current, applied, target, allow_out_of_order, warnings, wording)
         if target and target not in applied:
             raise PlanError(
-                f"--to {target}: version {target} is not applied, and is below the current "
-                f"version {current} (out of order), so no rollback ends at it",
-                "Apply it first with --out-of-order, or give a version that is applied.",
+                f"{wording.to.format(target)}: version {target} is not applied, and is below "
+                f"the current version {current} (out of order), so no rollback ends at it",
+                f"Apply it first with {wording.out_of_order}, or give a version that is applied.",
             )
         return _down(migrations, current, applied, sum(v > target for v in applied), warnings)
     if request.direction == UP:
@@ -95,18 +98,19 @@ def make_plan(
         if not allow_out_of_order:
             unapplied = [v for v in unapplied if v > current]
         if request.count is not None:
-            _check_count(request.count, "--up")
+            _check_count(request.count, wording.up)
             unapplied = unapplied[: request.count]
         target = max(unapplied[-1], current) if unapplied else current
-        return _up(migrations, current, applied, target, allow_out_of_order, warnings)
+        return _up(migrations, current, applied, target, allow_out_of_order, warnings, wording)
     if request.direction == DOWN:
         count = 1 if request.count is None else request.count
-        _check_count(count, "--down")
+        _check_count(count, wording.down)
         if count > len(applied):
             raise PlanError(
-                f"--down {count} asks for more than is applied: "
+                f"{wording.down.format(count)} asks for more than is applied: "
                 f"{len(applied)} migration(s) applied (current version {current})",
-                f"Give at most --down {len(applied)}, or --to 0 to roll back everything."
+                f"Give at most {wording.down.format(len(applied))}, or {wording.to.format(0)} "
+                "to roll back everything."
                 if applied
                 else "Nothing is applied, so there is nothing to roll back.",
             )
@@ -121,13 +125,14 @@ def _up(
     target: int,
     allow_out_of_order: bool,
     warnings: list[str],
+    wording: Wording,
 ) -> Plan:
     late = out_of_order(migrations, current, applied)
     if late and not allow_out_of_order:
         names = ", ".join(f"{m.version} ({m.name})" for m in late)
         raise PlanError(
             f"out of order: not applied, although version {current} is: {names}",
-            "Apply them anyway with --out-of-order, or give them versions above "
+            f"Apply them anyway with {wording.out_of_order}, or give them versions above "
             f"{current}.",
         )
     steps = []
@@ -167,9 +172,11 @@ def _down(
     return Plan(current, target, tuple(steps), tuple(warnings))
 
 
-def _check_target(target: int | None, versions: Sequence[int], applied: AbstractSet[int]) -> int:
+def _check_target(
+    target: int | None, versions: Sequence[int], applied: AbstractSet[int], wording: Wording
+) -> int:
     if target is None or target < 0:
-        raise PlanError(f"--to needs a version of 0 or more, not {target}")
+        raise PlanError(f"{wording.to.format(target)}: the target must be a version of 0 or more")
     if target == 0 or target in applied or target in versions:
         return target
     position = bisect.bisect_left(versions, target)
@@ -177,11 +184,12 @@ def _check_target(target: int | None, versions: Sequence[int], applied: Abstract
     above = versions[position] if position < len(versions) else None
     nearest = f"{below}" + (f" and {above}" if above is not None else "")
     raise PlanError(
-        f"--to {target}: no migration has version {target} (nearest: {nearest})",
+        f"{wording.to.format(target)}: no migration has version {target} (nearest: {nearest})",
         "Give 0 or the version of a migration that exists.",
     )
 
 
 def _check_count(count: int, option: str) -> None:
+    """``option`` is the wording's format for the request, such as ``"--up {}"``."""
     if count < 1:
-        raise PlanError(f"{option} {count}: the number of migrations must be 1 or more")
+        raise PlanError(f"{option.format(count)}: the number of migrations must be 1 or more")

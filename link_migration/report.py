@@ -7,24 +7,38 @@ from .plan import DOWN, Plan, Step
 from .runner import RunResult
 from .state import LogEntry, MigrationState, Problem
 
-from .terminal import INDENT
+from .terminal import INDENT, printable
 
 
 def plan_header(plan: Plan, store: str, *, dry_run: bool = False, fake: bool = False) -> str:
-    count = _migrations(len(plan.steps))
-    direction = "down" if plan.steps and plan.steps[0].direction == DOWN else "up"
-    what = f"{direction} from version {plan.current} to {plan.target}: {count}"
+    """The line before the steps. A plan that only applies out-of-order migrations (below the
+    current version, with --out-of-order) leaves the store where it is: "from version 400 to
+    400" would hide what it does, so such a plan says which versions it applies instead."""
+    store = printable(store)
+    late = _out_of_order(plan.steps, plan.current)
+    if late and len(late) == len(plan.steps):
+        what = (f"{_migrations(len(late), 'out-of-order ')} ({_versions(late)}) "
+                f"below the current version {plan.current}")
+        dry_verb, verb = "apply", "Applying"
+    else:
+        direction = "down" if plan.steps and plan.steps[0].direction == DOWN else "up"
+        count = _migrations(len(plan.steps))
+        if late:
+            count += f", {len(late)} of them out of order ({_versions(late)})"
+        what = f"{direction} from version {plan.current} to {plan.target}: {count}"
+        dry_verb, verb = "migrate", "Migrating"
     if dry_run:
-        return f"Dry run, nothing will run or be recorded. Would migrate {what} ({store})."
+        return f"Dry run, nothing will run or be recorded. Would {dry_verb} {what} ({store})."
     if fake:
         return f"Faking {what}: recording without running them ({store})."
-    return f"Migrating {what} ({store})."
+    return f"{verb} {what} ({store})."
 
 
 def step_line(index: int, total: int, step: Step, *, fake: bool = False) -> str:
     migration = step.migration
-    line = f"[{index}/{total}] {'fake ' if fake else ''}{step.direction} {migration.version} {migration.name}"
-    return f"{line}: {migration.description}" if migration.description else line
+    line = (f"[{index}/{total}] {'fake ' if fake else ''}{step.direction} {migration.version} "
+            f"{printable(migration.name)}")
+    return f"{line}: {printable(migration.description)}" if migration.description else line
 
 
 def step_docstring(step: Step) -> str:
@@ -34,7 +48,7 @@ def step_docstring(step: Step) -> str:
     doc = function_docstrings(step.migration.path).get(step.direction, "")
     if not doc:
         return ""
-    lines = doc.strip().splitlines()
+    lines = [printable(line) for line in doc.strip().splitlines()]
     return "\n".join(f"{INDENT}{step.direction}: {lines[0]}" if i == 0 else f"{INDENT}    {line}"
                      for i, line in enumerate(lines))
 
@@ -50,11 +64,25 @@ def summary(result: RunResult) -> str:
     verb = "rolled back" if steps[0].direction == DOWN else "applied"
     if result.fake:
         verb = "recorded without running (fake)" if verb == "applied" else "recorded rollback of (fake)"
-    versions = _versions([s.migration.version for s in steps])
+    versions = [s.migration.version for s in steps]
+    late = _out_of_order(steps, result.plan.current)
+    if late and len(late) == len(steps):  # the store holds the version it held
+        return (
+            f"Still at version {result.version}: {verb} "
+            f"{_migrations(len(late), 'out-of-order ')} ({_versions(late)}) "
+            f"in {duration(result.seconds)}."
+        )
+    of_them = f", {len(late)} of them out of order," if late else ""
     return (
         f"Now at version {result.version}: {verb} {_migrations(len(steps))} "
-        f"({versions}) in {duration(result.seconds)}."
+        f"({_versions(versions)}){of_them} in {duration(result.seconds)}."
     )
+
+
+def _out_of_order(steps: Sequence[Step], current: int) -> list[int]:
+    """The versions that ``steps`` apply below ``current``: out of order."""
+    return [step.migration.version for step in steps
+            if step.direction != DOWN and step.migration.version < current]
 
 
 def duration(seconds: float) -> str:
@@ -66,8 +94,8 @@ def duration(seconds: float) -> str:
     return f"{minutes} min {rest} s"
 
 
-def _migrations(count: int) -> str:
-    return f"{count} migration" + ("" if count == 1 else "s")
+def _migrations(count: int, kind: str = "") -> str:
+    return f"{count} {kind}migration" + ("" if count == 1 else "s")
 
 
 def _versions(versions: Sequence[int]) -> str:
@@ -88,7 +116,7 @@ def status_lines(
     paint: Callable[[str, str], str] = _plain,
 ) -> Iterator[str]:
     """The status table, a line at a time: ten thousand rows need not sit in memory twice."""
-    yield f"Store: {store}"
+    yield f"Store: {printable(store)}"
     yield f"Current version: {current}"
     if not rows:
         yield "No migrations."
@@ -106,8 +134,8 @@ def _status_cells(row: MigrationState) -> tuple[str, ...]:
         str(row.version),
         row.state + (" (fake)" if applied and applied.faked else ""),
         _when(applied.applied_at if applied else None),
-        row.migration.name if row.migration else (applied.file_name if applied else "-"),
-        row.migration.description if row.migration else "(file missing)",
+        printable(row.migration.name if row.migration else (applied.file_name if applied else "-")),
+        printable(row.migration.description) if row.migration else "(file missing)",
     )
 
 
@@ -137,7 +165,7 @@ def status_json(rows: Sequence[MigrationState], current: int, store: str) -> str
 
 
 def history_lines(entries: Sequence[LogEntry], store: str) -> Iterator[str]:
-    yield f"Store: {store}"
+    yield f"Store: {printable(store)}"
     if not entries:
         yield "No history yet."
         return
@@ -150,11 +178,11 @@ def _history_cells(entry: LogEntry) -> tuple[str, ...]:
     return (
         str(entry.seq),
         _when(entry.logged_at),
-        entry.operation,
+        printable(entry.operation),
         str(entry.version),
-        entry.file_name,
+        printable(entry.file_name),
         duration(entry.duration) if entry.duration is not None else "-",
-        entry.logged_by,
+        printable(entry.logged_by),
     )
 
 
@@ -186,11 +214,12 @@ def _when(timestamp: str | None) -> str:
 def check_lines(
     found: Sequence[Problem], current: int, store: str, paint: Callable[[str, str], str] = _plain
 ) -> str:
-    lines = [f"Store: {store}", f"Current version: {current}",
+    lines = [f"Store: {printable(store)}", f"Current version: {current}",
              f"{len(found)} problem{'s' if len(found) != 1 else ''}:"]
     for problem in found:
         version = f"{problem.version} " if problem.version is not None else ""
-        lines.append(f"  {paint(problem.kind, problem.kind)}: {version}{problem.file}: {problem.message}")
+        lines.append(f"  {paint(problem.kind, problem.kind)}: {version}{printable(problem.file)}: "
+                     f"{printable(problem.message)}")
     return "\n".join(lines)
 
 

@@ -29,6 +29,16 @@ _COLOURS = {
 }
 
 
+def printable(text: str) -> str:
+    """``text`` with every character a terminal would act on (escape sequences, carriage
+    returns, newlines, backspaces, ...) written as a Python repr writes it: ``\\x1b``, ``\\r``,
+    ``\\n``. A file name or a docstring must not recolour, overwrite or forge the lines we
+    print. Letters such as é stay as they are; JSON output escapes by its own rules instead."""
+    if text.isprintable():  # nearly always: a check in C, and no copy
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
 def wants_colour(choice: str, stream: TextIO, environ: Mapping[str, str]) -> bool:
     """Colour only on a terminal, never with NO_COLOR set, unless ``--color always``."""
     if choice == "always":
@@ -57,6 +67,9 @@ class Output:
         self.quiet = quiet
         self.verbose = verbose
         self.stdout_gone = False
+        # Set for a command whose stdout is data (a number, JSON, a path): then stdout holds
+        # the answer alone, and progress and details go to stderr.
+        self.answer_is_data = False
         self._colour_out = wants_colour(colour, stdout, environ)
         self._colour_err = wants_colour(colour, stderr, environ)
 
@@ -78,11 +91,19 @@ class Output:
         self._out("")
 
     def progress(self, text: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.answer_is_data:
+            print(text, file=self.stderr, flush=True)
+        else:
             self._out(text + "\n")
 
     def detail(self, text: str) -> None:
-        if self.verbose and not self.quiet:
+        if not self.verbose or self.quiet:
+            return
+        if self.answer_is_data:
+            print(self.paint(text, "dim", err=True), file=self.stderr, flush=True)
+        else:
             self._out(self.paint(text, "dim") + "\n")
 
     def _out(self, text: str, flush: bool = True) -> None:
@@ -98,22 +119,26 @@ class Output:
             self.stdout_gone = True
             _silence(self.stdout)
 
+    # Diagnostics name files, lock holders and what user code raised: each goes through
+    # printable(), so that one message stays one line, as it was written.
+
     def say(self, text: str) -> None:
         """A notice on stderr that is neither warning nor error (waiting for a lock)."""
         if not self.quiet:
-            print(f"{PROG}: {text}", file=self.stderr, flush=True)
+            print(f"{PROG}: {printable(text)}", file=self.stderr, flush=True)
 
     def warn(self, text: str) -> None:
         if not self.quiet:
-            print(f"{PROG}: {self.paint('warning', 'warning', err=True)}: {text}",
+            print(f"{PROG}: {self.paint('warning', 'warning', err=True)}: {printable(text)}",
                   file=self.stderr, flush=True)
 
     def error(self, message: str, detail: str = "", hint: str = "") -> None:
-        print(f"{PROG}: {self.paint('error', 'error', err=True)}: {message}", file=self.stderr)
-        if detail:
-            print(detail.rstrip("\n"), file=self.stderr)
+        print(f"{PROG}: {self.paint('error', 'error', err=True)}: {printable(message)}",
+              file=self.stderr)
+        if detail:  # a traceback: its lines stay lines
+            print("\n".join(map(printable, detail.rstrip("\n").split("\n"))), file=self.stderr)
         if hint:
-            print(hint, file=self.stderr)
+            print(printable(hint), file=self.stderr)
         self.stderr.flush()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 
@@ -563,3 +564,93 @@ def test_no_hook_called_on_fake_through_the_api(project) -> None:
     two(project)
     assert migrator(project).upgrade(fake=True).versions == [1, 2]
     assert project.log() == []
+
+
+# ============================================================================= the API's own words
+
+# An option of the command line in a message: "--to", "--out-of-order", "-c", ...
+CLI_OPTION = re.compile(r"(?:^|[\s(`'\"])--?[A-Za-z]")
+
+
+def assert_in_api_words(error: LinkMigrationError, *needles: str) -> None:
+    """The message and hint name the API's own methods and parameters, never a flag."""
+    text = f"{error.message}\n{error.hint}"
+    assert not CLI_OPTION.search(text), text
+    for needle in needles:
+        assert needle in text, (needle, text)
+
+
+def sql_out_of_order(project) -> Migrator:
+    """Versions 1 and 3 applied on SQLite, 2 added late."""
+    project.write_conf(DATABASE_CONF)
+    project.add_migration(1)
+    project.add_migration(3)
+    migrator(project).upgrade()
+    project.add_migration(2)
+    return migrator(project)
+
+
+PLAN_ERRORS = {
+    "unknown target": (lambda m: m.migrate_to(7), ("migrate_to(7)", "nearest")),
+    "negative target": (lambda m: m.migrate_to(-1), ("migrate_to(-1)",)),
+    "down more than applied": (lambda m: m.downgrade(5), ("downgrade(steps=5)", "steps=2",
+                                                          "migrate_to(0)")),
+    "down zero": (lambda m: m.downgrade(0), ("downgrade(steps=0)",)),
+    "up zero": (lambda m: m.upgrade(0), ("upgrade(steps=0)",)),
+}
+
+
+@pytest.mark.parametrize(("call", "needles"), PLAN_ERRORS.values(), ids=PLAN_ERRORS.keys())
+def test_plan_errors_name_the_api_not_the_command_line(project, call, needles) -> None:
+    two(project)
+    migrator(project).upgrade()
+    with pytest.raises(PlanError) as raised:
+        call(migrator(project))
+    assert_in_api_words(raised.value, *needles)
+    assert project.log() == ["up 1", "up 2"]
+
+
+def test_out_of_order_refusal_names_the_parameter(project) -> None:
+    m = sql_out_of_order(project)
+    with pytest.raises(PlanError) as raised:
+        m.upgrade()
+    assert_in_api_words(raised.value, "out_of_order=True", "m2.py")
+    with pytest.raises(PlanError) as raised:
+        m.migrate_to(2)
+    assert_in_api_words(raised.value, "migrate_to(2)", "out_of_order=True")
+    assert m.upgrade(out_of_order=True).versions == [2]
+
+
+CONF_ERRORS = {
+    "empty name": ("", "conf"),
+    "a folder": ("migrations", "Migrator.from_config("),
+    "a missing file": ("nowhere/conf.py", "conf"),
+}
+
+
+@pytest.mark.parametrize(("conf", "needle"), CONF_ERRORS.values(), ids=CONF_ERRORS.keys())
+def test_conf_errors_name_the_api_not_the_command_line(project, conf, needle) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Migrator.from_config(conf)
+    assert_in_api_words(raised.value, needle)
+
+
+def test_no_conf_at_all_names_the_api_not_the_command_line(elsewhere) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Migrator.from_config()
+    assert_in_api_words(raised.value, "Migrator.from_config(", "LINK_MIGRATION_CONFIG")
+
+
+def test_the_command_line_keeps_its_flags_in_the_same_messages(project) -> None:
+    """The same errors through the CLI name its options, as the README shows."""
+    sql_out_of_order(project)
+    result = project.run()
+    assert result.status == 2 and "--out-of-order" in result.err, result.err
+    result = project.run("--to", "7")
+    assert result.status == 2 and "--to 7: no migration has version 7" in result.err, result.err
+    result = project.run("--down", "5")
+    assert result.status == 2 and "--down 5" in result.err and "--to 0" in result.err, result.err
+    result = project.run("-c", "", conf=False)
+    assert result.status == 2 and "-c" in result.err, result.err
+    result = project.run("-c", "migrations", conf=False)
+    assert result.status == 2 and "for example -c " in result.err, result.err

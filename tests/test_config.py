@@ -10,7 +10,7 @@ import pytest
 
 from checks import assert_error
 
-from link_migration.config import load_config
+from link_migration.config import CLI_WORDING, load_config
 from link_migration.errors import ConfigError
 
 STORE = 'VERSION_FILE = "version.txt"\n'
@@ -198,9 +198,13 @@ def test_no_configuration_for_current(project, elsewhere):
 
 def test_load_config_without_any_source_raises(tmp_path):
     with pytest.raises(ConfigError) as info:
-        load_config(None, tmp_path, {})
+        load_config(None, tmp_path, {}, wording=CLI_WORDING)
     assert "LINK_MIGRATION_CONFIG" in info.value.message
     assert "-c" in info.value.hint
+    with pytest.raises(ConfigError) as info:
+        load_config(None, tmp_path, {})  # the Python API's words
+    assert "-c" not in f"{info.value.message} {info.value.hint}"
+    assert "Migrator.from_config('path/to/conf.py')" in info.value.hint
 
 
 # ---------------------------------------------------------------- conf errors

@@ -7,6 +7,7 @@ from typing import Sequence
 
 import pytest
 
+from link_migration.config import API_WORDING, CLI_WORDING
 from link_migration.discovery import Migration
 from link_migration.errors import PlanError
 from link_migration.plan import DOWN, UP, Plan, Request, make_plan
@@ -179,10 +180,54 @@ def test_impossible_requests_are_plan_errors(
     versions: Sequence[int], current: int, request_: Request, words: list[str]
 ) -> None:
     with pytest.raises(PlanError) as caught:
-        make_plan(_migrations(*versions), current, request_)
+        make_plan(_migrations(*versions), current, request_, wording=CLI_WORDING)
     assert caught.value.exit_code == 2
     for word in words:
         assert word in caught.value.message
+
+
+API_WORDS = {
+    # id in ERRORS: what the Python API's message says instead of the option
+    "down more than applied": ["downgrade(steps=3)", "2"],
+    "up 0": ["upgrade(steps=0)"],
+    "down -2": ["downgrade(steps=-2)"],
+    "to without a target": ["migrate_to(None)"],
+}
+# An option of the command line: "--to", "--out-of-order", "-c", ...
+CLI_OPTION = re.compile(r"(?:^|[\s(`'\"])--?[A-Za-z]")
+
+
+@pytest.mark.parametrize(
+    ("versions", "current", "request_", "words"),
+    [case[1:] for case in ERRORS],
+    ids=[case[0] for case in ERRORS],
+)
+def test_by_default_plan_errors_name_the_python_api(
+    request: pytest.FixtureRequest, versions: Sequence[int], current: int, request_: Request,
+    words: list[str],
+) -> None:
+    """make_plan is the library's: its own words are the API's, not the command line's."""
+    with pytest.raises(PlanError) as caught:
+        make_plan(_migrations(*versions), current, request_)
+    text = f"{caught.value.message}\n{caught.value.hint}"
+    assert not CLI_OPTION.search(text), text
+    case = request.node.callspec.id
+    for word in API_WORDS.get(case, []):
+        assert word in caught.value.message
+
+
+@pytest.mark.parametrize(("wording", "words"), [
+    (CLI_WORDING, ["--out-of-order"]),
+    (API_WORDING, ["out_of_order=True"]),
+])
+def test_out_of_order_refusal_says_how_to_allow_it_in_the_callers_words(
+    wording: object, words: list[str]
+) -> None:
+    for request_ in (Request(UP), Request("to", target=2)):
+        with pytest.raises(PlanError) as caught:
+            make_plan(_migrations(1, 2, 3), 3, request_, applied={1, 3}, wording=wording)
+        for word in words:
+            assert word in caught.value.hint
 
 
 MISSING_CURRENT_UP = [

@@ -854,3 +854,160 @@ def test_to_an_out_of_order_version_is_refused(project):
     result = project.run("--to", "2")
     assert_error(result, "--to 2", "not applied", "--out-of-order")
     assert [row[0] for row in history_rows(project)] == [1, 3]
+
+
+# ============================================================= output that is data stays clean
+
+PRINTING_FUNCTIONS_CONF = """\
+print("conf.py imported")
+from pathlib import Path
+
+_PATH = Path(__file__).with_name("stored_version.txt")
+
+def get_current_version():
+    print("get_current_version called")
+    return _PATH.read_text() if _PATH.exists() else None
+
+def set_current_version(version):
+    print("set_current_version called")
+    _PATH.write_text(str(version))
+"""
+PRINTING_CONNECTION_CONF = """\
+print("conf.py imported")
+import sqlite3
+from pathlib import Path
+
+def get_connection():
+    print("get_connection called")
+    return sqlite3.connect(str(Path(__file__).with_name("app.db")))
+"""
+PRINTING_CONFS = pytest.mark.parametrize(
+    "conf", [PRINTING_FUNCTIONS_CONF, PRINTING_CONNECTION_CONF], ids=["functions", "get_connection"]
+)
+
+
+def printing_project(project, conf: str) -> None:
+    """Two migrations applied, a third pending whose computed version makes discovery import
+    it: user code that prints at every stage of a reading command."""
+    project.write_conf(conf)
+    project.add_migration(1)
+    project.add_migration(2)
+    ok(project.run())
+    project.add_migration("1 + 2", name="m3.py", header="print('m3 imported')")
+
+
+@PRINTING_CONFS
+@pytest.mark.parametrize("verbose", [(), ("-v",)], ids=["", "verbose"])
+def test_current_prints_only_the_number_whatever_user_code_prints(project, conf, verbose) -> None:
+    printing_project(project, conf)
+    result = project.run("current", *verbose)
+    ok(result)
+    assert result.out == "2\n"
+    assert "conf.py imported" in result.err
+    assert ("get_current_version called" in result.err) or ("get_connection called" in result.err)
+
+
+@PRINTING_CONFS
+@pytest.mark.parametrize("verbose", [(), ("-v",)], ids=["", "verbose"])
+@pytest.mark.parametrize("command", ["status", "check"])
+def test_json_is_one_document_whatever_user_code_prints(project, conf, verbose, command) -> None:
+    printing_project(project, conf)
+    result = project.run(command, "--json", *verbose)
+    assert result.status == (0 if command == "status" else 1), (result.out, result.err)
+    document = json.loads(result.out)
+    assert document["current_version"] == 2
+    assert "conf.py imported" in result.err
+    assert "m3 imported" in result.err
+
+
+@pytest.mark.parametrize("verbose", [(), ("-v",)], ids=["", "verbose"])
+def test_history_json_is_one_document_whatever_user_code_prints(project, verbose) -> None:
+    printing_project(project, PRINTING_CONNECTION_CONF)
+    result = project.run("history", "--json", *verbose)
+    ok(result)
+    assert [entry["version"] for entry in json.loads(result.out)["entries"]] == [2, 1]
+    assert "conf.py imported" in result.err
+    assert "get_connection called" in result.err
+
+
+def test_new_prints_only_the_path_whatever_conf_prints(project) -> None:
+    printing_project(project, PRINTING_FUNCTIONS_CONF)
+    result = project.run("new", "add users")
+    ok(result)
+    path = Path(result.out.rstrip("\n"))
+    assert path.parent == project.migrations and path.is_file(), result.out
+    assert "conf.py imported" in result.err
+
+
+def test_a_run_still_shows_what_user_code_prints_among_its_progress(project) -> None:
+    """Only data output moves user prints to stderr: a run's stdout is progress, for people."""
+    printing_project(project, PRINTING_FUNCTIONS_CONF)
+    result = project.run()
+    ok(result)
+    assert "conf.py imported" in result.out
+    assert "m3 imported" in result.out
+
+
+# ============================================================= out of order: what the run says
+
+
+def out_of_order_project(project, *late_and_new: int) -> None:
+    """Versions 1 and 400 applied on SQLite, then ``late_and_new`` added."""
+    project.write_conf(DATABASE_CONF)
+    project.add_migration(1)
+    project.add_migration(400)
+    ok(project.run())
+    for version in late_and_new:
+        project.add_migration(version)
+
+
+def test_out_of_order_run_says_what_it_applies(project) -> None:
+    out_of_order_project(project, 350)
+    result = project.run("--out-of-order")
+    ok(result)
+    lines = result.out.splitlines()
+    assert "from version 400 to 400" not in result.out
+    assert lines[0].startswith("Applying 1 out-of-order migration (version 350) "
+                               "below the current version 400 ("), lines[0]
+    assert lines[1].startswith("[1/1] up 350 m350.py"), lines
+    assert re.fullmatch(r"Still at version 400: applied 1 out-of-order migration \(version 350\) "
+                        r"in [0-9.]+ ms\.", lines[-1]), lines[-1]
+    assert project.log() == ["up 1", "up 400", "up 350"]
+
+
+def test_out_of_order_run_mixed_with_new_migrations_says_which_are_late(project) -> None:
+    out_of_order_project(project, 350, 360, 500)
+    result = project.run("--out-of-order")
+    ok(result)
+    lines = result.out.splitlines()
+    assert lines[0].startswith("Migrating up from version 400 to 500: 3 migrations, "
+                               "2 of them out of order (versions 350, 360) ("), lines[0]
+    assert re.fullmatch(r"Now at version 500: applied 3 migrations \(versions 350, 360, 500\), "
+                        r"2 of them out of order, in [0-9.]+ ms\.", lines[-1]), lines[-1]
+    assert project.log()[2:] == ["up 350", "up 360", "up 500"]
+
+
+def test_out_of_order_dry_run_and_fake_say_what_they_would_apply(project) -> None:
+    out_of_order_project(project, 350)
+    dry = project.run("--out-of-order", "--dry-run")
+    ok(dry)
+    assert dry.out.splitlines()[0].startswith(
+        "Dry run, nothing will run or be recorded. Would apply 1 out-of-order migration "
+        "(version 350) below the current version 400 ("), dry.out
+    fake = project.run("--out-of-order", "--fake")
+    ok(fake)
+    lines = fake.out.splitlines()
+    assert lines[0].startswith("Faking 1 out-of-order migration (version 350) below the current "
+                               "version 400: recording without running them ("), lines[0]
+    assert lines[-1].startswith("Still at version 400: recorded without running (fake) "
+                                "1 out-of-order migration (version 350) in "), lines[-1]
+    assert project.log() == ["up 1", "up 400"]
+
+
+def test_a_run_without_late_migrations_keeps_its_header(project) -> None:
+    out_of_order_project(project, 500)
+    result = project.run("--out-of-order")
+    ok(result)
+    lines = result.out.splitlines()
+    assert lines[0].startswith("Migrating up from version 400 to 500: 1 migration ("), lines[0]
+    assert lines[-1].startswith("Now at version 500: applied 1 migration (version 500) in "), lines[-1]

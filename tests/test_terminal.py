@@ -5,6 +5,7 @@ In-process runs write to pytest's capture, which is not a terminal; the terminal
 real program in a subprocess whose stdout is a pseudo-terminal."""
 from __future__ import annotations
 
+import json
 import os
 import pty
 import subprocess
@@ -459,3 +460,96 @@ def test_help_in_a_subprocess(project) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "example" in done.stdout
+
+
+# ============================================================================= control characters
+
+RED = "\x1b[31m"
+# File names a terminal would act on: colour, a carriage return that overwrites the line,
+# a newline that forges one, a backspace.
+HOSTILE_NAMES = {
+    "escape": (f"m1_{RED}red.py", "m1_\\x1b[31mred.py"),
+    "carriage return": ("m1_\rforged.py", "m1_\\rforged.py"),
+    "newline": ("m1_\nforged.py", "m1_\\nforged.py"),
+    "backspace": ("m1_\x08x.py", "m1_\\x08x.py"),
+}
+# The docstring is Python source, where these escapes become the characters themselves (a \r
+# or \n would end the line, and the first line is the description); shown, they read as the
+# source does, é included.
+HOSTILE_DOC = "Crée la table \\x1b[2Jtout\\x07 effacé"
+HOSTILE_DOC_SHOWN = HOSTILE_DOC
+
+
+def raw_controls(text: str) -> list[str]:
+    """The control characters in ``text`` other than the newlines that end our lines."""
+    return [c for c in text if not c.isprintable() and c != "\n"]
+
+
+def hostile_project(project, name: str) -> None:
+    project.write_conf('DATABASE = "app.db"\n')
+    project.add_migration(1, name=name, doc=HOSTILE_DOC)
+    source = (project.migrations / name).read_text()
+    (project.migrations / name).write_text(
+        source.replace("def up():\n", 'def up():\n    "Up \\x1b]0;title\\x07 here."\n')
+    )
+
+
+@pytest.mark.parametrize(("name", "shown"), HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
+@pytest.mark.parametrize("argv", [
+    ("--dry-run",), (), ("status",), ("check",), ("history",), ("--down",),
+], ids=["dry-run", "run", "status", "check", "history", "down"])
+def test_control_characters_in_names_and_descriptions_are_escaped(project, name, shown, argv) -> None:
+    hostile_project(project, name)
+    if argv in (("history",), ("--down",), ("check",)):
+        ok(project.run())
+    if argv == ("check",):  # a pending migration, for check to name
+        project.add_migration(2, name=name.replace("m1_", "m2_"), doc=HOSTILE_DOC)
+        shown = shown.replace("m1_", "m2_")
+    result = project.run(*argv)
+    assert result.status in (0, 1), (result.status, result.out, result.err)
+    assert raw_controls(result.out) == [], repr(result.out)
+    assert raw_controls(result.err) == [], repr(result.err)
+    assert shown in result.out, result.out
+    if argv not in (("history",), ("check",)):
+        assert HOSTILE_DOC_SHOWN in result.out, result.out
+    if argv == ("--dry-run",):
+        assert "Up \\x1b]0;title\\x07 here." in result.out
+
+
+@pytest.mark.parametrize(("name", "shown"), HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
+def test_control_characters_in_an_error_naming_a_file_are_escaped(project, name, shown) -> None:
+    project.add_migration(1, name=name)
+    project.add_migration(1, name="m1_plain.py")
+    result = project.run()
+    assert result.status == 2, (result.out, result.err)
+    assert raw_controls(result.err) == [], repr(result.err)
+    assert shown in result.err
+
+
+@pytest.mark.parametrize(("name", "shown"), HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
+def test_control_characters_in_a_warning_naming_a_file_are_escaped(project, name, shown) -> None:
+    (project.migrations / name).write_text("def helper():\n    pass\n")
+    result = project.run()
+    ok(result)
+    assert raw_controls(result.err) == [], repr(result.err)
+    assert shown in result.err
+
+
+@pytest.mark.parametrize(("name", "shown"), HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
+@pytest.mark.parametrize("command", ["status", "check"])
+def test_json_keeps_the_real_names(project, name, shown, command) -> None:
+    hostile_project(project, name)
+    result = project.run(command, "--json")
+    document = json.loads(result.out)
+    listed = document["migrations"] if command == "status" else document["problems"]
+    assert listed[0]["file"] == name
+    if command == "status":
+        assert listed[0]["description"] == "Crée la table \x1b[2Jtout\x07 effacé"
+
+
+def test_migration_output_is_left_as_it_is(project) -> None:
+    """What a migration prints is its own: colour or a progress bar must still work."""
+    project.add_migration(1, up=f"print({RED!r} + 'red' + '\\r')")
+    result = project.run()
+    ok(result)
+    assert f"{RED}red\r" in result.out
