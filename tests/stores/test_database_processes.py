@@ -1,0 +1,115 @@
+"""SPEC 7 on real servers with real processes: racing runners, kill -9 mid-run, the lock.
+
+Migrations insert their version into a table `done` that exists beforehand, so that history
+and data can be compared on MariaDB too, where DDL would commit by itself; on PostgreSQL
+each also creates a table in its transaction.
+"""
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def _write_project(root: Path, database, count: int, *, sleep: float = 0.0) -> None:
+    root.mkdir(exist_ok=True)
+    (root / "conf.py").write_text(database.connect_code)
+    database.execute("CREATE TABLE done (version INTEGER NOT NULL PRIMARY KEY)")
+    runs = root / "runs.log"
+    for version in range(1, count + 1):
+        ddl = (f"    context.execute('CREATE TABLE t{version} (x INTEGER)')\n"
+               if database.kind == "postgresql" else "")
+        (root / f"m{version:03d}.py").write_text(
+            "import os, time\n"
+            f"version = {version}\n"
+            "def up(context):\n"
+            f"    with open({str(runs)!r}, 'a') as log:\n"
+            f"        log.write('up {version} %d\\n' % os.getpid())\n"
+            f"    context.execute('INSERT INTO done VALUES ({version})')\n"
+            + ddl +
+            f"    time.sleep({sleep!r})\n"
+            "def down(context):\n"
+            f"    context.execute('DELETE FROM done WHERE version = {version}')\n"
+        )
+
+
+def _start(root: Path, *argv: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "link_migration", *argv], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _run(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "link_migration", *argv], cwd=root,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _history_and_data(database) -> tuple[list[int], list[int]]:
+    history = [int(v) for (v,) in database.query(
+        "SELECT version FROM link_migration_history ORDER BY version")]
+    done = [int(v) for (v,) in database.query("SELECT version FROM done ORDER BY version")]
+    return history, done
+
+
+def _tables_made(database) -> list[int]:
+    names = database.query("SELECT table_name FROM information_schema.tables "
+                           "WHERE table_schema = current_schema()")
+    return sorted(int(n[1:]) for (n,) in names if n.startswith("t") and n[1:].isdigit())
+
+
+def test_eight_runners_at_once_migrate_exactly_once(tmp_path, database):
+    root = tmp_path / "app"
+    _write_project(root, database, 4, sleep=0.05)
+    runners = [_start(root) for _ in range(8)]
+    results = [(runner.wait(timeout=120), *runner.communicate()) for runner in runners]
+    for status, _, err in results:
+        assert status == 0, err
+        assert "Traceback" not in err
+    runs = (root / "runs.log").read_text().splitlines()
+    assert [line.split()[1] for line in runs] == ["1", "2", "3", "4"]
+    assert len({line.split()[2] for line in runs}) == 1  # one runner did all the work
+    assert sum("nothing to do" in out for _, out, _ in results) == 7
+    assert _history_and_data(database) == ([1, 2, 3, 4], [1, 2, 3, 4])
+
+
+def test_kill_9_mid_run_leaves_history_and_data_in_agreement(tmp_path, database):
+    chance = random.Random(20261127)
+    root = tmp_path / "app"
+    _write_project(root, database, 30, sleep=0.03)
+    for attempt in range(3):
+        runner = _start(root)
+        time.sleep(chance.uniform(0.3, 0.9))  # past the driver's import and connection
+        runner.kill()
+        runner.wait()  # reaped: a zombie would still look alive to the stale-lock check
+        runner.communicate()
+        history, done = _history_and_data(database)
+        assert history == done, f"attempt {attempt}: history and data disagree"
+        assert history == list(range(1, len(history) + 1))
+        if database.kind == "postgresql":
+            assert _tables_made(database) == history
+        if attempt == 0:
+            assert len(history) < 30, "the first runner was not killed mid-run"
+    rerun = _run(root, "--lock-timeout", "5")
+    assert rerun.returncode == 0, rerun.stderr
+    assert _history_and_data(database) == (list(range(1, 31)), list(range(1, 31)))
+
+
+def test_a_runner_waits_for_the_lock_and_gives_up_with_status_3(tmp_path, database):
+    root = tmp_path / "app"
+    _write_project(root, database, 1, sleep=2)
+    holder = _start(root)
+    deadline = time.monotonic() + 30
+    while not (root / "runs.log").exists():  # the holder is inside its first migration
+        assert time.monotonic() < deadline and holder.poll() is None, holder.communicate()
+        time.sleep(0.05)
+    waiter = _run(root, "--lock-timeout", "0.5")
+    assert waiter.returncode == 3, waiter.stderr
+    assert "waiting for the lock" in waiter.stderr and f":{holder.pid}" in waiter.stderr
+    assert "Traceback" not in waiter.stderr
+    assert holder.wait(timeout=60) == 0, holder.communicate()
+    assert _history_and_data(database) == ([1], [1])
+    status = _run(root, "status")
+    assert status.returncode == 0 and "pending" not in status.stdout
