@@ -126,6 +126,7 @@ class Migrator:
                 self._lock_timeout,
                 on_wait=self._on_lock_wait,
                 warn=self._warn,
+                wording=self._wording,
             )
             with exclusive:
                 state = store.read_state(catalogue.migrations)
@@ -148,7 +149,7 @@ class Migrator:
                 else:
                     result = run_plan(plan, store, self.config, loader,
                                       self._progress or SilentProgress(), hooks=hooks,
-                                      fake=fake, guard=self._guard)
+                                      fake=fake, guard=self._guard, wording=self._wording)
                 result = result._replace(store=store.describe(), catalogue=catalogue)
         self._after_run(hooks.after_run, result)
         return result
@@ -225,7 +226,7 @@ class Migrator:
         catalogue, _ = self._discover()
         return authoring.new_migration(
             self.config, catalogue.folder.path, catalogue.migrations, description,
-            timestamp=timestamp,
+            timestamp=timestamp, wording=self._wording,
         )
 
     # -- plumbing ----------------------------------------------------------------------

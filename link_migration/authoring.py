@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
-from .config import Config
+from .config import API_WORDING, Config, Wording
 from .discovery import Migration
 from .errors import ConfigError, DiscoveryError
 
@@ -57,6 +57,7 @@ def new_migration(
     *,
     timestamp: bool | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    wording: Wording = API_WORDING,
 ) -> Path:
     """Write the next migration into ``folder`` and return its path.
 
@@ -67,7 +68,7 @@ def new_migration(
     """
     description = " ".join(description.split())
     if not description:
-        raise ConfigError("new needs a description", 'For example: link-migration new "add users table"')
+        raise ConfigError("new needs a description", f"For example: {wording.new_example}")
     if timestamp is None:
         timestamp = _scheme(config) == TIMESTAMP
     if timestamp:
@@ -87,7 +88,7 @@ def new_migration(
         raise DiscoveryError(
             f"the timestamp {version} is below the highest version, {newest}: the new migration "
             "would be out of order",
-            "Mixing schemes does not work: use the sequential scheme here (drop --timestamp).",
+            f"Mixing schemes does not work: use the sequential scheme here ({wording.no_timestamp}).",
         )
     text = _render(config, description, version)
     path = folder / name

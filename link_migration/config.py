@@ -26,10 +26,12 @@ class Wording:
     A plain class, as Config is: every command imports this module.
     """
 
-    __slots__ = ("conf", "conf_example", "to", "up", "down", "out_of_order")
+    __slots__ = ("conf", "conf_example", "to", "up", "down", "out_of_order", "status", "unlock",
+                 "lock_timeout", "new_example", "no_timestamp")
 
     def __init__(
-        self, *, conf: str, conf_example: str, to: str, up: str, down: str, out_of_order: str
+        self, *, conf: str, conf_example: str, to: str, up: str, down: str, out_of_order: str,
+        status: str, unlock: str, lock_timeout: str, new_example: str, no_timestamp: str,
     ) -> None:
         self.conf = conf  # what names conf.py: "-c"
         self.conf_example = conf_example  # "-c {}", for a path or module name
@@ -37,15 +39,24 @@ class Wording:
         self.up = up  # "--up {}", for a number of migrations
         self.down = down  # "--down {}", for a number of migrations
         self.out_of_order = out_of_order  # "--out-of-order"
+        self.status = status  # how to look at the store: "`link-migration status`"
+        self.unlock = unlock  # how to break the lock: "`link-migration unlock`"
+        self.lock_timeout = lock_timeout  # "--lock-timeout"
+        self.new_example = new_example  # how to write a new migration
+        self.no_timestamp = no_timestamp  # how to ask for the sequential scheme
 
 
 CLI_WORDING = Wording(
     conf="-c", conf_example="-c {}", to="--to {}", up="--up {}", down="--down {}",
-    out_of_order="--out-of-order",
+    out_of_order="--out-of-order", status="`link-migration status`",
+    unlock="`link-migration unlock`", lock_timeout="--lock-timeout",
+    new_example='link-migration new "add users table"', no_timestamp="drop --timestamp",
 )
 API_WORDING = Wording(
     conf="the conf argument", conf_example="Migrator.from_config({!r})", to="migrate_to({})",
     up="upgrade(steps={})", down="downgrade(steps={})", out_of_order="out_of_order=True",
+    status="Migrator.status()", unlock="Migrator.unlock()", lock_timeout="lock_timeout",
+    new_example='Migrator.new("add users table")', no_timestamp="pass timestamp=False",
 )
 
 

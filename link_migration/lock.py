@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
-from .config import Config
+from .config import API_WORDING, Config, Wording
 from .errors import ConfigError, LockTimeout, StoreError
 from .importer import user_location
 from .state import LockHolder
@@ -90,6 +90,7 @@ def held(
     *,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    wording: Wording = API_WORDING,
 ) -> Iterator[None]:
     """Hold ``lock`` for the block, waiting up to ``timeout`` seconds for it.
 
@@ -118,8 +119,8 @@ def held(
         if remaining <= 0:
             raise LockTimeout(
                 f"the lock on {lock.describe()} is held by {holder}; gave up after {timeout:g} s",
-                "Wait for that run to end, or give a longer --lock-timeout. If it is gone, "
-                "'link-migration unlock' breaks the lock.",
+                f"Wait for that run to end, or give a longer {wording.lock_timeout}. If it is "
+                f"gone, {wording.unlock} breaks the lock.",
             )
         sleep(min(remaining, random.uniform(*_POLL_SECONDS)))
     try:

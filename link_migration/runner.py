@@ -9,7 +9,7 @@ from pathlib import Path
 from types import AsyncGeneratorType, CoroutineType, FunctionType, GeneratorType
 from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol, TextIO
 
-from .config import Config
+from .config import API_WORDING, Config, Wording
 from .context import MigrationContext
 from .discovery import Catalogue, Migration, MigrationLoader
 from .errors import (
@@ -100,6 +100,7 @@ def run_plan(
     fake: bool = False,
     guard: SignalGuard | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    wording: Wording = API_WORDING,
 ) -> RunResult:
     """Run every step of ``plan`` in order, recording the version in ``store`` after each.
 
@@ -140,11 +141,13 @@ def run_plan(
                     raise _interrupted(
                         interrupt.signum, step, version, completed, total, recording=ran,
                         aftermath=_aftermath(store, interrupt, item.transactional),
+                        wording=wording,
                     ) from None
                 except StoreError as exc:
                     if not ran and not completed:
                         raise  # nothing has changed: a plain store error, status 2
-                    raise _store_failed(exc, step, version, ran=ran, fake=fake) from exc
+                    raise _store_failed(exc, step, version, ran=ran, fake=fake,
+                                        wording=wording) from exc
                 # Still guarded: what the run reports must be what the store now holds.
                 version = step.version_after
                 completed.append(step)
@@ -157,7 +160,7 @@ def run_plan(
 
 
 def _store_failed(
-    exc: StoreError, step: Step, version: int, *, ran: bool, fake: bool
+    exc: StoreError, step: Step, version: int, *, ran: bool, fake: bool, wording: Wording
 ) -> MigrationError:
     subject = f"migration {step.migration.version} ({step.direction}) in {step.migration.path}"
     if isinstance(exc, TransactionEndedError):
@@ -170,7 +173,7 @@ def _store_failed(
         return MigrationError(
             f"{subject} ran, but {exc.message}: the store holds version {version} or "
             f"{step.version_after}",
-            exc.hint,
+            f"Run {wording.status} to see which, then run again.",
         )
     if fake:
         what = f"could not be recorded as version {step.version_after}: "
@@ -208,6 +211,7 @@ def _interrupted(
     *,
     recording: bool,
     aftermath: str,
+    wording: Wording,
 ) -> RunInterrupted:
     name = signal.Signals(signum).name
     migration = f"migration {step.migration.version} ({step.direction}) in {step.migration.path}"
@@ -216,7 +220,7 @@ def _interrupted(
         return RunInterrupted(
             f"interrupted by {name} while {migration} was being recorded, {progress}; the "
             f"store holds version {version} or {step.version_after}",
-            "Run `link-migration current` to see which, then run again to go on.",
+            f"Run {wording.status} to see which, then run again to go on.",
             signum,
         )
     return RunInterrupted(

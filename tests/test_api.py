@@ -10,6 +10,7 @@ import pytest
 from link_migration import (
     ConfigError,
     LinkMigrationError,
+    LockTimeout,
     MigrationError,
     Migrator,
     PlanError,
@@ -654,3 +655,22 @@ def test_the_command_line_keeps_its_flags_in_the_same_messages(project) -> None:
     assert result.status == 2 and "-c" in result.err, result.err
     result = project.run("-c", "migrations", conf=False)
     assert result.status == 2 and "for example -c " in result.err, result.err
+
+
+def test_lock_and_authoring_errors_name_the_api_not_the_command_line(project) -> None:
+    project.write_conf("""\
+        VERSION_FILE = "version.txt"
+        def acquire_lock():
+            return False
+        def release_lock():
+            pass
+        """)
+    project.add_migration(1)
+    with pytest.raises(LockTimeout) as raised:
+        Migrator.from_config(str(project.conf), lock_timeout=0).upgrade()
+    assert_in_api_words(raised.value, "lock_timeout", "Migrator.unlock()")
+    with pytest.raises(ConfigError) as raised:
+        migrator(project).new("   ")
+    assert_in_api_words(raised.value, 'Migrator.new("add users table")')
+    result = project.run("--lock-timeout", "0")
+    assert result.status == 3 and "--lock-timeout" in result.err and "link-migration unlock" in result.err

@@ -288,7 +288,6 @@ class SqlStore:
                 raise UncertainCommitError(
                     f"the commit failed with {_describe(exc)}; the database may have committed "
                     "before its reply was lost, or rolled back",
-                    "Run `link-migration status` to see which, then run again.",
                 ) from exc
             raise StoreError(
                 f"{self._description}: the commit failed with {_describe(exc)}; the step was "
@@ -352,7 +351,7 @@ class SqlStore:
                 raise StoreError(
                     f"the lock row in table {self.lock_table} of {self._description} has "
                     f"pid {pid!r}, which is not a process number",
-                    "The row was edited by hand: run `link-migration unlock` to remove it.",
+                    "The row was edited by hand: breaking the lock (unlock) removes it.",
                 ) from None
         return LockHolder(str(owner), str(host), pid, str(since))
 
