@@ -403,3 +403,20 @@ def test_a_commit_whose_reply_is_lost_is_reported_as_uncertain(project, database
         assert _history(database) == [1, 2]  # it had committed: "or 2" was right
     finally:
         proxy.close()
+
+
+def test_a_record_that_fails_names_the_store_once_and_says_what_was_undone(project, postgresql_database):
+    database = postgresql_database
+    _use(project, database)
+    _migration(project, 1, "context.execute('CREATE TABLE a (x INTEGER)')")
+    ok(project.run("--fake"))  # the tables exist; version 1 is recorded without running
+    ok(project.run("--down", "--fake"))
+    database.execute("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                     "$$ BEGIN RAISE EXCEPTION 'history is read-only today'; END $$")
+    database.execute("CREATE TRIGGER no_history BEFORE INSERT ON link_migration_history "
+                     "FOR EACH ROW EXECUTE FUNCTION refuse()")
+    result = project.run()
+    _failed(result, "migration 1 (up)", "ran, but recording version 1 failed",
+            "history is read-only today", "its changes were rolled back too")
+    assert result.err.count(f"PostgreSQL {database.name} on") == 1, result.err
+    assert "a" not in _tables(database)
