@@ -234,7 +234,10 @@ class _IndentedStream(io.TextIOBase):
         self._output._out("")
 
     def flush(self) -> None:
-        self._output._out("")
+        # io's finaliser closes, and so flushes, this stream whenever it is collected: by then
+        # the real stream may be closed (a test's capture, a process at exit).
+        if not getattr(self._target, "closed", False):
+            self._output._out("")
 
     def writable(self) -> bool:
         return True
