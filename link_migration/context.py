@@ -7,7 +7,11 @@ from typing import Any
 from .dialects import dialect_for
 from .discovery import Migration
 from .errors import StoreError
-from .sqlscript import Statement, statements
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
+
+if TYPE_CHECKING:
+    from .sqlscript import Statement
 
 class MigrationContext:
     """What a running migration may want to know.
@@ -78,6 +82,10 @@ class MigrationContext:
         statement fails, the driver's own exception propagates, so ``except`` clauses for it
         still work, with "in statement N (line L) of the script" added to its message.
         """
+        # Imported here: building the splitter's patterns costs milliseconds that every run
+        # would pay, and few migrations run scripts.
+        from .sqlscript import statements
+
         dialect = dialect_for(self._connection())
         cursor = dialect.cursor()
         for statement in statements(script, dialect.flavour):
