@@ -23,6 +23,8 @@ from .textfile import TextFileStore
 if TYPE_CHECKING:
     from typing import Any, Callable
 
+    from ..dialects.urls import DatabaseUrl
+
     from ..config import Config
     from .base import VersionStore
 
@@ -30,7 +32,8 @@ __all__ = ["open_store", "parse_version"]
 
 _HINT = (
     "Define one of: get_current_version() and set_current_version(version); "
-    "get_connection(); DATABASE = 'app.db'; VERSION_FILE = 'version.txt'."
+    "get_connection(); DATABASE_URL = 'postgresql://...'; DATABASE = 'app.db'; "
+    "VERSION_FILE = 'version.txt'."
 )
 
 
@@ -56,7 +59,8 @@ def open_store(config: Config) -> VersionStore:
             _user_function(config, "set_current_version", 1),
             config.path.name,
         )
-    kinds = [name for name in ("get_connection", "DATABASE", "VERSION_FILE") if config.has(name)]
+    kinds = [name for name in ("get_connection", "DATABASE_URL", "DATABASE", "VERSION_FILE")
+             if config.has(name)]
     if not kinds:
         raise ConfigError(f"{config.path} does not say where the current version is kept", _HINT)
     if len(kinds) > 1:
@@ -81,7 +85,8 @@ def _user_function(config: Config, name: str, arguments: int) -> Callable[..., A
 
 
 def _sql_store(config: Config) -> SqlStore:
-    sqlite = config.has("DATABASE")
+    url = _database_url(config) if config.has("DATABASE_URL") else None
+    sqlite = config.has("DATABASE") or (url is not None and url.kind == "sqlite")
     tables = {
         "history_table": check_table_name(
             config.get("HISTORY_TABLE", DEFAULT_HISTORY_TABLE), "HISTORY_TABLE", config.path,
@@ -100,8 +105,11 @@ def _sql_store(config: Config) -> SqlStore:
             f"tables, not {', '.join(tables.values())}",
             "Give each its own name.",
         )
+    if url is not None and url.kind != "sqlite":
+        return SqlStore(url.connector(), url.redacted(), **tables)
     if sqlite:
-        path = _store_path(config, "DATABASE")
+        path = (_store_path(config, "DATABASE") if url is None
+                else _checked_path(url.sqlite_path(config.folder), "DATABASE_URL", config))
         return SqlStore(
             lambda: _connect_sqlite(path),
             f"SQLite database {path}",
@@ -174,6 +182,20 @@ def _connect_sqlite(path: Path) -> sqlite3.Connection:
         ) from None
 
 
+def _database_url(config: Config) -> DatabaseUrl:
+    value = config.get("DATABASE_URL")
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(
+            f"DATABASE_URL in {config.path} is {'a ' + type(value).__name__ if value else repr(value)}, "
+            "not a URL",
+            "Write it as postgresql://user:password@host:5432/name, mysql://..., or "
+            "sqlite:///app.db.",
+        )
+    from ..dialects.urls import DatabaseUrl  # only for the projects that use it
+
+    return DatabaseUrl(value.strip())
+
+
 def _store_path(config: Config, name: str) -> Path:
     """A path setting of conf.py, relative to conf.py's folder, whose folder must exist."""
     value = config.get(name)
@@ -185,7 +207,11 @@ def _store_path(config: Config, name: str) -> Path:
     if "\0" in os.fspath(value):
         raise ConfigError(f"{name} in {config.path} contains a NUL character: {value!r}",
                           "Fix the path.")
-    path = config.folder / Path(os.fspath(value)).expanduser()
+    return _checked_path(config.folder / Path(os.fspath(value)).expanduser(), name, config)
+
+
+def _checked_path(path: Path, name: str, config: Config) -> Path:
+    """``path`` must be able to hold a file: not a folder, and in a folder that exists."""
     if path.is_dir():
         raise ConfigError(
             f"{name} in {config.path} names a folder: {path}", f"Point {name} at a file."
