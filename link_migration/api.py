@@ -233,7 +233,7 @@ class Migrator:
 
     @contextlib.contextmanager
     def _opened(self) -> Iterator[VersionStore]:
-        store = open_store(self.config)
+        store = open_store(self.config, busy_timeout=self._lock_timeout)
         try:
             yield store
         finally:

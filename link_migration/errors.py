@@ -43,6 +43,13 @@ class UncertainCommitError(StoreError):
     """commit() raised, yet the database may have committed: its reply can be lost."""
 
 
+class DatabaseBusyError(StoreError):
+    """Another process kept the database locked (SQLite's write lock) for longer than the
+    lock timeout: the same wait as for our own lock, so the same status."""
+
+    exit_code = 3
+
+
 class MigrationError(LinkMigrationError):
     """A migration ran and failed, or ran and its version could not be recorded."""
 

@@ -92,6 +92,11 @@ class Dialect:
     def full_cache(self, query: Query, size: int) -> None:
         """Undo lean_reads() before migrations run."""
 
+    def busy(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means another process held the database locked until our wait for
+        it ran out."""
+        return False
+
     def refuses_transaction(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the statement cannot run inside a transaction (PostgreSQL's
         CREATE INDEX CONCURRENTLY, VACUUM, SQLite's VACUUM): the migration then needs

@@ -35,6 +35,10 @@ class SQLiteDialect(Dialect):
     def table_missing(self, exc: BaseException) -> bool:
         return "no such table" in str(exc)
 
+    def busy(self, exc: BaseException) -> bool:
+        text = str(exc).lower()
+        return "database is locked" in text or "database is busy" in text
+
     def begin(self, query: Query) -> None:
         # IMMEDIATE takes the write lock now rather than at the first write.
         query("BEGIN IMMEDIATE", ())

@@ -37,8 +37,9 @@ _HINT = (
 )
 
 
-def open_store(config: Config) -> VersionStore:
-    """The store conf.py names. Exactly one kind must be configured."""
+def open_store(config: Config, *, busy_timeout: float = 60.0) -> VersionStore:
+    """The store conf.py names. Exactly one kind must be configured. ``busy_timeout`` is how
+    long a SQLite database that another process holds locked is waited for."""
     has_get = config.has("get_current_version")
     has_set = config.has("set_current_version")
     if has_get != has_set:
@@ -70,7 +71,7 @@ def open_store(config: Config) -> VersionStore:
         )
     if config.has("VERSION_FILE"):
         return TextFileStore(_store_path(config, "VERSION_FILE"))
-    return _sql_store(config)
+    return _sql_store(config, busy_timeout)
 
 
 def _user_function(config: Config, name: str, arguments: int) -> Callable[..., Any]:
@@ -84,7 +85,7 @@ def _user_function(config: Config, name: str, arguments: int) -> Callable[..., A
     return function
 
 
-def _sql_store(config: Config) -> SqlStore:
+def _sql_store(config: Config, busy_timeout: float) -> SqlStore:
     url = _database_url(config) if config.has("DATABASE_URL") else None
     sqlite = config.has("DATABASE") or (url is not None and url.kind == "sqlite")
     tables = {
@@ -111,9 +112,10 @@ def _sql_store(config: Config) -> SqlStore:
         path = (_store_path(config, "DATABASE") if url is None
                 else _checked_path(url.sqlite_path(config.folder), "DATABASE_URL", config))
         return SqlStore(
-            lambda: _connect_sqlite(path),
+            lambda: _connect_sqlite(path, busy_timeout),
             f"SQLite database {path}",
             database_file=path,
+            busy_timeout=busy_timeout,
             **tables,
         )
     get_connection = config.get("get_connection")
@@ -159,7 +161,7 @@ def _sql_store(config: Config) -> SqlStore:
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def _connect_sqlite(path: Path) -> sqlite3.Connection:
+def _connect_sqlite(path: Path, busy_timeout: float) -> sqlite3.Connection:
     # SQLite takes a 1-byte file for an empty database and would overwrite it: check first.
     try:
         with open(path, "rb") as existing:
@@ -175,7 +177,7 @@ def _connect_sqlite(path: Path) -> sqlite3.Connection:
             "Point DATABASE at a SQLite file, or at a path where one can be created.",
         )
     try:
-        return sqlite3.connect(str(path))
+        return sqlite3.connect(str(path), timeout=busy_timeout)
     except sqlite3.Error as exc:
         raise StoreError(
             f"cannot open the SQLite database {path}: {exc}", "Check the path and permissions."

@@ -14,7 +14,13 @@ import time
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 from ..dialects import dialect_for
-from ..errors import ConfigError, StoreError, TransactionEndedError, UncertainCommitError
+from ..errors import (
+    ConfigError,
+    DatabaseBusyError,
+    StoreError,
+    TransactionEndedError,
+    UncertainCommitError,
+)
 from .base import utc_timestamp, who_am_i
 
 if TYPE_CHECKING:
@@ -94,8 +100,10 @@ class SqlStore:
         database_file: Path | None = None,
         owns_connection: bool = True,
         clock: Callable[[], str] = utc_timestamp,
+        busy_timeout: float | None = None,
     ) -> None:
         self._connect = connect
+        self._busy_timeout = busy_timeout  # how long connect() waits on a busy database
         self._description = description
         # The names conf.py gave, for messages; _history, _log and _lock are what SQL uses,
         # qualified with the schema once the connection says which (see _open()).
@@ -323,6 +331,9 @@ class SqlStore:
                 )
                 self._connection.commit()
                 return None
+            except DatabaseBusyError:
+                self._rollback_quietly()
+                raise
             except StoreError:
                 self._rollback_quietly()
                 attempts_left -= 1
@@ -600,9 +611,9 @@ class SqlStore:
 
     def _unreadable(self, exc: BaseException, table: str = "") -> StoreError:
         what = f"table {table} in {self._description}" if table else self._description
-        if any(word in str(exc).lower() for word in ("locked", "busy")):
-            hint = "Another process holds the database; run again when it is done with it."
-        elif self._database_file is not None:
+        if self._dialect is not None and self._dialect.busy(exc):
+            return self._busy(exc)
+        if self._database_file is not None:
             hint = "Check that DATABASE names a SQLite database file."
         else:
             hint = "Check the database and its permissions."
@@ -650,11 +661,22 @@ class SqlStore:
             else:
                 cursor.execute(sql, parameters)
         except Exception as exc:
+            if self._dialect is not None and self._dialect.busy(exc):
+                raise self._busy(exc) from exc
             raise StoreError(
                 f"{self._description}: {_describe(exc)} (while running: {sql.split()[0]} ...)",
                 "Check the database and its permissions.",
             ) from exc
         return cursor
+
+    def _busy(self, exc: BaseException) -> DatabaseBusyError:
+        waited = f" for longer than {self._busy_timeout:g} s" if self._busy_timeout is not None else ""
+        return DatabaseBusyError(
+            f"{self._description} is busy: another process kept it locked{waited} "
+            f"({_describe(exc)})",
+            "Run again once that process is done with the database (a long transaction, a "
+            "backup), or wait longer for it with a longer lock timeout.",
+        )
 
 
 def _rows(cursor: Any, batch: int = 500) -> Iterator[Any]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -331,23 +332,27 @@ def test_history_rows_share_the_text_they_have_in_common_with_the_files(project)
     assert edited.applied.file_name is edited.migration.name
 
 
-def test_a_locked_database_is_reported_as_locked(project):
-    """Another process holding the database gets a message that says so (after sqlite3's busy
-    timeout), and nothing changes."""
+@pytest.mark.parametrize("command", [["current"], ["status"], [], ["unlock"]])
+def test_a_database_held_by_another_process_is_busy_within_the_lock_timeout(project, command):
+    """SQLite's write lock held elsewhere is waited for as long as our own lock would be
+    (--lock-timeout), then exit 3 saying the database is busy; nothing changes."""
     project.write_conf('DATABASE = "app.db"\n')
     _sql_migration(project, 1, "pass")
-    assert project.run().status == 0
+    _sql_migration(project, 2, "raise AssertionError('must not run')")
+    assert project.run("--to", "1").status == 0
     holder = sqlite3.connect(project.root / "app.db", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        result = project.run("current")
+        started = time.monotonic()
+        result = project.run("--lock-timeout", "0.5", *command)
+        waited = time.monotonic() - started
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert result.status == 2
-    assert "database is locked" in result.err
-    assert "Another process holds the database" in result.err
-    assert "Traceback" not in result.err
+    assert_error(result, "is busy", "another process kept it locked for longer than 0.5 s",
+                 "database is locked", status=3)
+    assert "permission" not in result.err
+    assert waited < 5, waited  # one wait of the timeout, not several of sqlite3's own 5 s
     assert _history(project.root / "app.db") == [(1, "s1.py", 0)]
 
 
