@@ -187,15 +187,20 @@ class Migrator:
             return store.read_current()
 
     def history(self, limit: int | None = None) -> list[LogEntry]:
-        """The SQL store's log, newest first. PlanError for stores that keep none."""
+        """The SQL store's log, newest first. ConfigError for stores that keep none."""
+        return self.history_and_store(limit)[0]
+
+    def history_and_store(self, limit: int | None = None) -> tuple[list[LogEntry], str]:
+        """The log, and the store as it describes itself once read (a server store names its
+        database only once it has connected)."""
         with self._opened() as store:
             entries = store.read_log(limit)
             if entries is None:
                 raise ConfigError(
                     f"history needs a SQL store; {store.describe()} keeps only the current version",
-                    "Use DATABASE or get_connection() in conf.py to keep a history.",
+                    "Use DATABASE, DATABASE_URL or get_connection() in conf.py to keep a history.",
                 )
-            return entries
+            return entries, store.describe()
 
     def check(self, status: Status | None = None) -> list[Problem]:
         """Everything that is not applied and right: empty when all is well. Pass a

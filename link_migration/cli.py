@@ -260,9 +260,7 @@ def _history(args: argparse.Namespace, out: Output) -> int:
     from . import report
 
     with _answer_is_data(out, args.json):
-        migrator = _migrator(args, out)
-        entries = migrator.history(args.limit)
-        store = migrator.describe_store()
+        entries, store = _migrator(args, out).history_and_store(args.limit)
     if args.json:
         out.result(report.history_json(entries, store))
     else:

@@ -26,6 +26,8 @@ class Dialect:
     # Whether a commit() that raises may still have committed on the server: true of
     # anything over a network, where the reply can be lost after the server acted on it.
     commit_reply_can_be_lost = True
+    integer_is_64_bit = False  # what INTEGER columns of format-1 tables hold
+    schema_required = False  # whether tables must be pinned to a schema the store resolves
 
     def __init__(self, connection: Any, driver: str = "") -> None:
         self.connection = connection
@@ -63,15 +65,24 @@ class Dialect:
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
 
-    def begin(self, query: Query) -> None:
-        """Open the step's transaction now. DB-API drivers open one at the first statement,
-        and that is enough where nothing can tell whether a migration ended it."""
+    def begin(self, query: Query) -> object:
+        """Open the step's transaction now, and return what transaction_ended() needs to tell
+        it from a later one. DB-API drivers open one at the first statement, and that is
+        enough where nothing can tell whether a migration ended it."""
+        return None
 
-    def in_transaction(self) -> bool | None:
-        """Whether a transaction is open on the connection; None when the driver cannot tell
-        (or, as on MySQL, when statements end transactions by themselves)."""
-        value = getattr(self.connection, "in_transaction", None)
-        return value if isinstance(value, bool) else None
+    def transaction_ended(self, query: Query, token: object) -> bool | None:
+        """Whether the transaction that begin() opened (and described by ``token``) is over:
+        a migration that ends it cannot be recorded truthfully. None when this database
+        cannot tell: an unknown driver's connection (a pool's wrapper, say) may report
+        nothing useful."""
+        return None
+
+    def rolls_back_by_itself(self, exc: BaseException) -> bool:
+        """Whether the database may have rolled the transaction back on its own when a
+        statement failed with ``exc`` (so that a closed transaction is no sign that the
+        migration ended it)."""
+        return False
 
     def autocommit(self) -> bool | None:
         """The connection's autocommit mode; None when the driver has none we can switch."""

@@ -61,9 +61,6 @@ class MySQLDialect(Dialect):
     def quote(self, identifier: str) -> str:
         return "`" + identifier.replace("`", "``") + "`"
 
-    def in_transaction(self) -> bool | None:
-        return None  # DDL ends transactions by itself here: nothing to conclude from it
-
     def autocommit(self) -> bool | None:
         getter = getattr(self.connection, "get_autocommit", None)  # PyMySQL, MySQLdb, mariadb
         if callable(getter):

@@ -16,6 +16,7 @@ _IDLE = 0  # libpq's PQTRANS_IDLE, as psycopg and psycopg2 report it
 class PostgreSQLDialect(Dialect):
     name = "PostgreSQL"
     flavour = "postgresql"
+    schema_required = True
 
     def describe(self, query: Query) -> str | None:
         ((database, address, port),) = query(
@@ -26,7 +27,7 @@ class PostgreSQLDialect(Dialect):
 
     def schema(self, query: Query) -> str | None:
         ((schema,),) = query("SELECT current_schema()", ())
-        return schema  # None when the search path names no existing schema: see the store
+        return schema  # None when the search path names no schema this role can use
 
     def table_exists(
         self, query: Query, schema: str | None, name: str, table: str
@@ -39,17 +40,25 @@ class PostgreSQLDialect(Dialect):
     def widen(self, table: str, columns: Sequence[str]) -> list[str]:
         return [f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {c} TYPE BIGINT" for c in columns)]
 
-    def begin(self, query: Query) -> None:
-        # The driver opens the transaction at the first statement; running one now means the
-        # transaction is open before the migration starts, so that its status afterwards
-        # tells whether the migration ended it.
-        query("SELECT 1", ())
+    def begin(self, query: Query) -> object:
+        # The driver opens the transaction at the first statement; this one opens it before
+        # the migration starts, and names it, so that transaction_ended() can tell a later
+        # transaction (a migration that committed and went on) from this one.
+        ((xid,),) = query("SELECT txid_current()", ())
+        return xid
 
-    def in_transaction(self) -> bool | None:
+    def transaction_ended(self, query: Query, token: object) -> bool | None:
+        if self._idle() is True:
+            return True
+        ((xid,),) = query("SELECT txid_current()", ())
+        return xid != token
+
+    def _idle(self) -> bool | None:
+        """The driver's own word that no transaction is open, where it gives one."""
         connection = self.connection
         info = getattr(connection, "info", None)
         status = getattr(info, "transaction_status", None)  # psycopg, psycopg2
         if status is not None:
-            return int(status) != _IDLE
+            return int(status) == _IDLE
         status = getattr(connection, "_in_transaction", None)  # pg8000
-        return status if isinstance(status, bool) else None
+        return (not status) if isinstance(status, bool) else None

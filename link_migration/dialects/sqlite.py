@@ -17,6 +17,7 @@ class SQLiteDialect(Dialect):
     flavour = "sqlite"
     version_type = "INTEGER"  # already 64 bits in SQLite
     commit_reply_can_be_lost = False  # the database is a local file: a failed COMMIT did not commit
+    integer_is_64_bit = True
 
     def prepare(self) -> None:
         """Take transactions into our own hands: Python's sqlite3 opens none before DDL and
@@ -39,12 +40,18 @@ class SQLiteDialect(Dialect):
         text = str(exc).lower()
         return "database is locked" in text or "database is busy" in text
 
-    def begin(self, query: Query) -> None:
+    def begin(self, query: Query) -> object:
         # IMMEDIATE takes the write lock now rather than at the first write.
         query("BEGIN IMMEDIATE", ())
+        return None
 
-    def in_transaction(self) -> bool | None:
-        return self.connection.in_transaction
+    def transaction_ended(self, query: Query, token: object) -> bool | None:
+        # prepare() turned implicit transactions off: once ended, none opens by itself.
+        return not self.connection.in_transaction
+
+    def rolls_back_by_itself(self, exc: BaseException) -> bool:
+        # SQLite rolls back on its own after some errors (a full disk, an I/O error).
+        return isinstance(exc, sqlite3.Error)
 
     def autocommit(self) -> bool | None:
         return None  # prepare() took transactions out of sqlite3's hands for good

@@ -123,6 +123,8 @@ class SqlStore:
         self._identity = ""
         self._record_sql: tuple[str, str, str] | None = None
         self._cache_size: int | None = None
+        self._transaction_token: object = None  # what begin() said of the step's transaction
+        self._step_open = False  # whether that transaction is still the store's to end
 
     def describe(self) -> str:
         return self._description
@@ -207,57 +209,95 @@ class SqlStore:
         assert dialect is not None
         # The store decides, not the connection's mode (SPEC 6): a connection that
         # get_connection() returned in autocommit mode would lose a failing migration's
-        # atomicity; transactional = False needs autocommit where the driver has it.
-        mode = dialect.autocommit()
-        switch = mode is not None and mode is transactional
-        if switch:
-            dialect.set_autocommit(not transactional)
+        # atomicity, and the record of a step must commit whole; transactional = False needs
+        # autocommit where the driver has it. The mode it came in is given back at the end.
+        original = dialect.autocommit()
+        self._transaction_token = None
+        self._step_open = False
         try:
+            self._set_autocommit(original, not transactional)
             started = time.perf_counter()
             if transactional:
-                self._begin()
+                self._transaction_token = self._begin()
+                self._step_open = True
             try:
                 yield connection
             except BaseException:
                 if transactional:
+                    self._step_open = False
                     self._rollback_quietly()
                 raise
-            if transactional and dialect.in_transaction() is False:
+            ended = transactional and self._transaction_ended() is True
+            self._step_open = False
+            if ended:
                 self._rollback_quietly()
                 raise TransactionEndedError(
-                    f"{self._description} has no open transaction any more: the migration ended "
-                    "the store's transaction itself (a commit() or rollback() on the connection, "
+                    f"the migration ended the store's transaction on {self._description} "
+                    "itself (a commit() or rollback() on the connection, "
                     "sqlite3's executescript(), or a COMMIT or ROLLBACK statement). What it did "
                     "before that may be committed or rolled back, and what it did after ran "
-                    "outside any transaction",
+                    "outside the store's transaction",
                     "Leave transactions to the store, or write transactional = False in the "
                     "migration if it must commit by itself.",
                 )
             if not transactional:
-                # What the migration did is committed on its own; the record follows.
-                if switch:
-                    dialect.set_autocommit(False)
-                    switch = False
+                # What the migration did is committed on its own; the record follows, in a
+                # transaction of its own.
                 connection.commit()
+                self._set_autocommit(original, False)
                 self._begin()
             self._record_step(step, time.perf_counter() - started, fake, transactional)
-            self._commit(step)
+            self._commit(fake, transactional)
             self._next_seq = (self._next_seq or 0) + 1
-        finally:
-            if switch:
-                dialect.set_autocommit(transactional)
+        except BaseException:
+            # A statement may still be running (a second signal interrupted it): giving the
+            # mode back must not hide how the step ended.
+            with contextlib.suppress(Exception):
+                self._set_autocommit(original, original)
+            raise
+        else:
+            self._set_autocommit(original, original)
+
+    def _set_autocommit(self, original: bool | None, wanted: bool | None) -> None:
+        """Put the connection in ``wanted`` mode where the driver has modes and it is not
+        there already."""
+        dialect = self._dialect
+        if original is None or wanted is None or dialect is None:
+            return
+        if dialect.autocommit() is not wanted:
+            dialect.set_autocommit(wanted)
+
+    def _transaction_ended(self) -> bool | None:
+        """Whether the transaction the step began is over (True), still open (False), or
+        cannot be told (None), as the dialect can see it."""
+        if self._dialect is None or not self._step_open:
+            return None  # the store has rolled the step back already: nothing to tell
+        try:
+            return self._dialect.transaction_ended(self._query, self._transaction_token)
+        except Exception:
+            return None  # an aborted transaction, or a connection that a signal broke, answers no query
 
     def after_failure(self, exc: BaseException, *, transactional: bool) -> str:
-        """What is known of a failed migration's changes, and what may help, for its message."""
+        """What is known of a failed migration's changes, and what may help, for its message.
+        Called while the step's transaction is still open, before it is rolled back."""
         dialect = self._dialect
         if not transactional:
             return ("it ran outside a transaction (transactional = False), so what it did "
                     "before it stopped is in place")
         if dialect is not None and not dialect.transactional_ddl:
-            return (f"its data changes were rolled back, but {dialect.name} commits CREATE, "
-                    "ALTER, DROP and the like by themselves, so any such statement it ran "
-                    "before it stopped is in place")
+            return (f"{dialect.name} commits each CREATE, ALTER, DROP and the like by itself, "
+                    "with everything before it: only what the migration did after the last "
+                    "such statement was rolled back, and the rest may be in place")
+        ended = self._transaction_ended() if dialect is not None else None
+        if ended is True and dialect is not None and dialect.rolls_back_by_itself(exc):
+            ended = None
+        if ended is True:
+            return ("it had ended the store's transaction itself (commit(), rollback() or a "
+                    "COMMIT statement), so what it did before that may be in place; the rest "
+                    "was rolled back")
         said = "its changes were rolled back"
+        if ended is None:
+            said += " (all of them, unless it committed some itself)"
         if dialect is not None and dialect.refuses_transaction(exc):
             said += ("; the database will not run that statement inside a transaction: write "
                      "transactional = False in the migration to run it outside one")
@@ -270,38 +310,55 @@ class SqlStore:
             self._rollback_quietly()
             if not isinstance(exc, Exception):
                 raise  # a signal that abandoned the record: rolled back, on to the runner
-            if fake:
-                undone = "nothing was recorded"
-            elif not transactional:
-                undone = "its changes are in place (transactional = False)"
-            elif self._dialect is not None and not self._dialect.transactional_ddl:
-                undone = (f"its data changes were rolled back too, but {self._dialect.name} "
-                          "commits DDL by itself: any CREATE, ALTER or DROP it ran is in place")
-            else:
-                undone = "its changes were rolled back too"
-            reason = exc.message if isinstance(exc, StoreError) else f"{self._description}: {_describe(exc)}"
+            reason = (exc.message if isinstance(exc, StoreError)
+                      else f"{self._description}: {_describe(exc)}")
             raise StoreError(
-                f"{reason}; {undone}",
+                f"{reason}; {self._undone(fake, transactional)}",
                 "Fix the database problem and run again."
                 if transactional or fake
                 else f"Record version {step.migration.version} by hand, or undo its changes.",
             ) from exc
 
-    def _commit(self, step: Step) -> None:
+    def _undone(self, fake: bool, transactional: bool) -> str:
+        """What a rolled-back record leaves of the step's changes."""
+        if fake:
+            return "nothing was recorded"
+        if not transactional:
+            return "its changes are in place (transactional = False)"
+        dialect = self._dialect
+        if dialect is not None and not dialect.transactional_ddl:
+            return (f"what it did after its last CREATE, ALTER or DROP was rolled back too, but "
+                    f"{dialect.name} commits those statements by themselves: the rest is in place")
+        return "its changes were rolled back too"
+
+    def _commit(self, fake: bool, transactional: bool) -> None:
         try:
             self._connection.commit()
         except Exception as exc:
             self._rollback_quietly()
-            if self._dialect is not None and self._dialect.commit_reply_can_be_lost:
+            if self._dialect is not None and self._dialect.commit_reply_can_be_lost \
+                    and not self._still_answers():
                 raise UncertainCommitError(
-                    f"the commit failed with {_describe(exc)}; the database may have committed "
-                    "before its reply was lost, or rolled back",
+                    f"the commit failed with {_describe(exc)}, and the connection with it: the "
+                    "database may have committed before its reply was lost, or rolled back",
                 ) from exc
             raise StoreError(
-                f"{self._description}: the commit failed with {_describe(exc)}; the step was "
-                "rolled back",
-                "Fix the database problem and run again.",
+                f"{self._description}: the commit failed with {_describe(exc)}; the record was "
+                f"rolled back, and {self._undone(fake, transactional)}",
+                "Fix the database problem and run again."
+                if transactional or fake
+                else "Record the version by hand, or undo its changes.",
             ) from exc
+
+    def _still_answers(self) -> bool:
+        """Whether the connection still answers a query: then the server received the
+        commit and answered it with its error, so nothing was committed."""
+        try:
+            self._query("SELECT 1", ())
+            self._end_read(self._connection)
+        except Exception:
+            return False
+        return True
 
     # -- the lock row (SPEC 7) -------------------------------------------------------------
 
@@ -454,28 +511,31 @@ class SqlStore:
         dialect = self._dialect
         assert dialect is not None
         types = {"version_type": dialect.version_type}
+        widening = [statement for table, columns in ((self._history, ("version",)),
+                                                     (self._log, ("seq", "version")))
+                    for statement in dialect.widen(table, columns)] if upgrade else []
+        if upgrade and not widening and not dialect.integer_is_64_bit:
+            return  # a database we cannot widen: its tables stay in format 1, as they are
         try:
             self._begin()
             if not history:
                 self._run(_CREATE_HISTORY.format(table=self._history, **types), ())
             if not log:
                 self._run(_CREATE_LOG.format(table=self._log, **types), ())
-            if upgrade:
-                for table, columns in ((self._history, ("version",)), (self._log, ("seq", "version"))):
-                    for statement in dialect.widen(table, columns):
-                        self._run(statement, ())
+            for statement in widening:
+                self._run(statement, ())
             self._execute(f"DELETE FROM {self._lock} WHERE id = {{}}", (_FORMAT_ROW,))
             self._execute(
                 f"INSERT INTO {self._lock} ({', '.join(LOCK_COLUMNS)}) VALUES ({{}}, {{}}, {{}}, {{}}, {{}})",
                 (_FORMAT_ROW, "link-migration store format", "", STORE_FORMAT, self._clock()),
             )
-            if upgrade:
+            if widening:  # worth a line in the log: the tables changed
                 by = self._identity = self._identity or who_am_i()
                 log_sql = (self._record_sql or self._prepare_record_sql())[2]
                 self._log_entry(log_sql, 0, "upgrade", f"store tables to format {STORE_FORMAT}",
                                 self._clock(), None, by)
             self._connection.commit()
-            if upgrade:
+            if widening:
                 self._next_seq = (self._next_seq or 0) + 1
         except StoreError:
             self._rollback_quietly()
@@ -517,7 +577,8 @@ class SqlStore:
         except StoreError as exc:
             self._rollback_quietly()
             raise StoreError(
-                f"cannot tell whether table {table} exists in {self._description}: {exc.message}",
+                f"cannot tell whether table {table} exists in {self._description}: "
+                f"{_describe(exc.__cause__ or exc)}",
                 "Check the database and its permissions.",
             ) from exc
         if known is False:
@@ -596,11 +657,21 @@ class SqlStore:
             schema = dialect.schema(self._query)
         except StoreError as exc:
             self._rollback_quietly()
-            raise StoreError(f"cannot read {self._description}: {exc.message}",
+            raise StoreError(f"cannot read {self._description}: {_describe(exc.__cause__ or exc)}",
                              "Check the database and its permissions.") from exc
         self._end_read(self._connection)
         if description:
             self._description = description
+        unqualified = [t for t in (self.history_table, self.log_table, self.lock_table)
+                       if "." not in t]
+        if not schema and unqualified and dialect.schema_required:
+            raise StoreError(
+                f"{self._description} has no current schema for this user (its search path "
+                "names none it may use), so link-migration cannot tell where "
+                f"{', '.join(unqualified)} would be",
+                "Grant the user USAGE on the schema, set its search_path, or name the schema "
+                "in HISTORY_TABLE, LOG_TABLE and LOCK_TABLE (app.link_migration_history).",
+            )
         if schema:
             self._schema = schema
             prefix = dialect.quote(schema) + "."
@@ -625,9 +696,9 @@ class SqlStore:
             self._dialect.full_cache(self._query, self._cache_size)
             self._cache_size = None
 
-    def _begin(self) -> None:
+    def _begin(self) -> object:
         assert self._dialect is not None
-        self._dialect.begin(self._query)
+        return self._dialect.begin(self._query)
 
     def _end_read(self, connection: Any) -> None:
         """Close the transaction a read opened (DB-API drivers open one on every statement)."""

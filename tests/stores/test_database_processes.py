@@ -7,6 +7,7 @@ each also creates a table in its transaction.
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -54,6 +55,10 @@ def _history_and_data(database) -> tuple[list[int], list[int]]:
     return history, done
 
 
+def _runs(root: Path) -> list[str]:
+    return (root / "runs.log").read_text().splitlines()
+
+
 def _tables_made(database) -> list[int]:
     names = database.query("SELECT table_name FROM information_schema.tables "
                            "WHERE table_schema = current_schema()")
@@ -77,11 +82,16 @@ def test_eight_runners_at_once_migrate_exactly_once(tmp_path, database):
 
 def test_kill_9_mid_run_leaves_history_and_data_in_agreement(tmp_path, database):
     chance = random.Random(20261127)
+    ran_before = 0
     root = tmp_path / "app"
     _write_project(root, database, 30, sleep=0.03)
     for attempt in range(3):
         runner = _start(root)
-        time.sleep(chance.uniform(0.3, 0.9))  # past the driver's import and connection
+        deadline = time.monotonic() + 30
+        while not (root / "runs.log").exists() or attempt and len(_runs(root)) <= ran_before:
+            assert time.monotonic() < deadline and runner.poll() is None, runner.communicate()
+            time.sleep(0.01)  # until this runner has started a migration of its own
+        time.sleep(chance.uniform(0.0, 0.3))
         runner.kill()
         runner.wait()  # reaped: a zombie would still look alive to the stale-lock check
         runner.communicate()
@@ -90,8 +100,8 @@ def test_kill_9_mid_run_leaves_history_and_data_in_agreement(tmp_path, database)
         assert history == list(range(1, len(history) + 1))
         if database.kind == "postgresql":
             assert _tables_made(database) == history
-        if attempt == 0:
-            assert len(history) < 30, "the first runner was not killed mid-run"
+        assert len(history) < 30, f"attempt {attempt}: the runner was not killed mid-run"
+        ran_before = len(_runs(root))
     rerun = _run(root, "--lock-timeout", "5")
     assert rerun.returncode == 0, rerun.stderr
     assert _history_and_data(database) == (list(range(1, 31)), list(range(1, 31)))
@@ -99,13 +109,22 @@ def test_kill_9_mid_run_leaves_history_and_data_in_agreement(tmp_path, database)
 
 def test_a_runner_waits_for_the_lock_and_gives_up_with_status_3(tmp_path, database):
     root = tmp_path / "app"
-    _write_project(root, database, 1, sleep=2)
+    _write_project(root, database, 1)
+    gate = root / "hold"
+    gate.touch()
+    # The holder stays inside its migration until the test removes the gate.
+    (root / "m001.py").write_text((root / "m001.py").read_text().replace(
+        "    time.sleep(0.0)\n",
+        f"    while os.path.exists({str(gate)!r}):\n        time.sleep(0.02)\n"))
     holder = _start(root)
-    deadline = time.monotonic() + 30
-    while not (root / "runs.log").exists():  # the holder is inside its first migration
-        assert time.monotonic() < deadline and holder.poll() is None, holder.communicate()
-        time.sleep(0.05)
-    waiter = _run(root, "--lock-timeout", "0.5")
+    try:
+        deadline = time.monotonic() + 30
+        while not (root / "runs.log").exists():  # the holder is inside its migration
+            assert time.monotonic() < deadline and holder.poll() is None, holder.communicate()
+            time.sleep(0.05)
+        waiter = _run(root, "--lock-timeout", "0.5")
+    finally:
+        gate.unlink()
     assert waiter.returncode == 3, waiter.stderr
     assert "waiting for the lock" in waiter.stderr and f":{holder.pid}" in waiter.stderr
     assert "Traceback" not in waiter.stderr
@@ -113,3 +132,41 @@ def test_a_runner_waits_for_the_lock_and_gives_up_with_status_3(tmp_path, databa
     assert _history_and_data(database) == ([1], [1])
     status = _run(root, "status")
     assert status.returncode == 0 and "pending" not in status.stdout
+
+
+def test_a_second_sigint_during_a_statement_stops_the_run_cleanly(tmp_path, database):
+    """A conf.py connection in autocommit mode, switched off for the step: giving the mode
+    back while the statement still runs must not turn the stop into an internal error."""
+    root = tmp_path / "app"
+    root.mkdir()
+    switch = ("connection.autocommit(True)" if database.driver == "pymysql"
+              else "connection.autocommit = True")
+    (root / "conf.py").write_text(database.connect_code + (
+        "_connect = get_connection\n"
+        "def get_connection():\n"
+        "    connection = _connect()\n"
+        f"    {switch}\n"
+        "    return connection\n"))
+    sleep = "SELECT pg_sleep(3)" if database.kind == "postgresql" else "SELECT SLEEP(3)"
+    started = root / "started"
+    (root / "m001.py").write_text(
+        "version = 1\n"
+        "def up(context):\n"
+        f"    open({str(started)!r}, 'w').close()\n"
+        f"    context.execute({sleep!r}).fetchall()\n"
+        "def down(context):\n    pass\n")
+    runner = _start(root)
+    deadline = time.monotonic() + 30
+    while not started.exists():
+        assert time.monotonic() < deadline and runner.poll() is None, runner.communicate()
+        time.sleep(0.02)
+    time.sleep(0.2)  # inside the statement
+    runner.send_signal(signal.SIGINT)
+    time.sleep(0.2)
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=60)
+    assert runner.returncode == 130, err
+    assert "internal error" not in err and "Traceback" not in err, err
+    assert "interrupted by SIGINT" in err
+    rerun = _run(root, "--lock-timeout", "10")
+    assert rerun.returncode == 0, rerun.stderr

@@ -76,6 +76,8 @@ def test_apply_roll_back_status_and_history(project, database):
     history = project.run("history")
     ok(history)
     assert "down" in history.out and "m2.py" in history.out
+    name = "PostgreSQL" if database.kind == "postgresql" else "MariaDB"
+    assert f"Store: {name} {database.name} on" in history.out
     current = project.run("current")
     assert current.out == "1\n"
 
@@ -130,8 +132,8 @@ def test_percent_signs_in_sql_without_parameters(project, database):
     _migration(project, 1, """\
         context.execute("CREATE TABLE t (x VARCHAR(20))")
         context.execute("INSERT INTO t VALUES ('100%')")
-        cursor = context.execute("SELECT x FROM t WHERE x LIKE '1%'")
-        assert cursor.fetchall() == [('100%',)] or list(map(tuple, cursor.fetchall())) == []
+        rows = context.execute("SELECT x FROM t WHERE x LIKE '1%'").fetchall()
+        assert [tuple(row) for row in rows] == [('100%',)], rows
         context.execute("INSERT INTO t VALUES (%s)", ("with a parameter",))
         """)
     ok(project.run())
@@ -170,7 +172,17 @@ def test_a_failing_migration_leaves_nothing_behind_on_postgresql(project, postgr
 
 def test_autocommit_on_does_not_lose_atomicity(project, postgresql_database):
     database = postgresql_database
-    _use(project, database, _autocommit_on(database))
+    _use(project, database, _autocommit_on(database) + f"""
+        _made = []
+        _plain_connect = get_connection
+        def get_connection():
+            _made.append(_plain_connect())
+            return _made[-1]
+        def after_run(summary):
+            # The connection goes back to the mode it came in.
+            if _made[-1].autocommit:
+                open({str(project.root / "restored")!r}, "w").close()
+        """)
     _migration(project, 1, """\
         context.execute('CREATE TABLE b (x INTEGER)')
         raise RuntimeError('boom')
@@ -182,6 +194,7 @@ def test_autocommit_on_does_not_lose_atomicity(project, postgresql_database):
     _migration(project, 1, "context.execute('CREATE TABLE b (x INTEGER)')")
     ok(project.run())
     assert "b" in _tables(database)
+    assert (project.root / "restored").exists()
 
 
 def test_mariadb_says_that_ddl_of_a_failed_migration_may_be_in_place(project, mariadb_database):
@@ -195,20 +208,26 @@ def test_mariadb_says_that_ddl_of_a_failed_migration_may_be_in_place(project, ma
         raise RuntimeError('boom')
         """)
     result = project.run()
-    _failed(result, "MariaDB commits CREATE, ALTER, DROP", "RuntimeError: boom")
-    assert "were rolled back" not in result.err.replace("data changes were rolled back", "")
+    _failed(result, "MariaDB commits each CREATE, ALTER, DROP", "with everything before it",
+            "the rest may be in place", "RuntimeError: boom")
+    assert "its changes were rolled back" not in result.err
     assert _history(database) == [1]
     assert "b" in _tables(database)  # what the message warned of
-    assert database.query("SELECT x FROM a") == [(1,)]  # the insert after the DDL was undone
+    assert database.query("SELECT x FROM a") == [(1,)]  # only the insert after the DDL undone
 
 
-@pytest.mark.parametrize("how", ["commit()", "rollback()", "COMMIT statement"])
+@pytest.mark.parametrize("how", ["commit()", "rollback()", "COMMIT statement",
+                                 "rollback() and more", "commit() and more"])
 def test_a_migration_that_ends_the_transaction_is_not_recorded(project, postgresql_database, how):
     database = postgresql_database
     _use(project, database)
     end = {"commit()": "context.connection.commit()",
            "rollback()": "context.connection.rollback()",
-           "COMMIT statement": "context.execute('COMMIT')"}[how]
+           "COMMIT statement": "context.execute('COMMIT')",
+           # The driver opens a new transaction at the next statement: still found.
+           "rollback() and more": "context.connection.rollback(); context.execute('SELECT 1')",
+           "commit() and more": "context.connection.commit(); "
+                                "context.execute('CREATE TABLE b (x INTEGER)')"}[how]
     _migration(project, 1, f"""\
         context.execute('CREATE TABLE a (x INTEGER)')
         {end}
@@ -420,3 +439,59 @@ def test_a_record_that_fails_names_the_store_once_and_says_what_was_undone(proje
             "history is read-only today", "its changes were rolled back too")
     assert result.err.count(f"PostgreSQL {database.name} on") == 1, result.err
     assert "a" not in _tables(database)
+
+
+def test_a_failure_after_the_migration_committed_says_what_may_be_in_place(project, postgresql_database):
+    database = postgresql_database
+    _use(project, database)
+    _migration(project, 1, """\
+        context.execute('CREATE TABLE a (x INTEGER)')
+        context.connection.commit()
+        context.execute('CREATE TABLE b (x INTEGER)')
+        raise RuntimeError('boom')
+        """)
+    result = project.run()
+    _failed(result, "RuntimeError: boom", "it had ended the store's transaction itself",
+            "may be in place")
+    assert "its changes were rolled back" not in result.err
+    assert "a" in _tables(database) and "b" not in _tables(database)
+    assert _history(database) == []
+
+
+def test_a_commit_the_server_refuses_is_rolled_back_not_uncertain(project, postgresql_database):
+    database = postgresql_database
+    _use(project, database)
+    _migration(project, 1, """\
+        context.execute('CREATE TABLE parent (id INTEGER PRIMARY KEY)')
+        context.execute('CREATE TABLE child (parent_id INTEGER REFERENCES parent '
+                        'DEFERRABLE INITIALLY DEFERRED)')
+        context.execute('INSERT INTO child VALUES (7)')  # checked only at COMMIT
+        """)
+    result = project.run()
+    _failed(result, "the commit failed", "violates foreign key constraint",
+            "its changes were rolled back too")
+    assert "or 1" not in result.err and "reply was lost" not in result.err
+    assert "child" not in _tables(database)
+    assert project.run("current").out == "0\n"
+
+
+def test_a_user_without_a_usable_schema_is_an_error_not_version_0(project, postgresql_database):
+    database = postgresql_database
+    _use(project, database)
+    _migration(project, 1, "context.execute('CREATE TABLE a (x INTEGER)')")
+    ok(project.run())
+    role = f"outsider_{database.name}"
+    database.execute(f"CREATE ROLE {role}")
+    database.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+    _use(project, database, f"""
+        _connect = get_connection
+        def get_connection():
+            connection = _connect()
+            connection.cursor().execute("SET ROLE {role}")
+            connection.commit()
+            return connection
+        """)
+    for command in (["current"], ["status"], []):
+        result = project.run(*command)
+        assert_error(result, "no current schema", "USAGE")
+        assert result.out == ""
