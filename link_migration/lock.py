@@ -1,14 +1,17 @@
 """One runner at a time per store (SPEC 7): the lock kinds, and waiting for one.
 
 SQL stores lock with a row in their own database, so every machine that migrates the database
-sees it. The file and user-function stores lock a file beside conf.py with the operating
-system's lock, which the kernel releases if the process dies. conf.py may bring its own lock
-(acquire_lock() / release_lock()) for a store only it knows, such as a remote service.
+sees it. The file store locks a file beside its version file, and the user-function store one
+beside conf.py, with the operating system's lock, which the kernel releases if the process dies.
+conf.py may bring its own lock (acquire_lock() / release_lock()) for a store only it knows, such
+as a remote service.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
@@ -19,12 +22,18 @@ from .importer import user_location
 from .state import LockHolder
 from .stores.base import host_name, utc_timestamp, who_am_i
 from .stores.sql import SqlStore
+from .stores.textfile import TextFileStore
 
 if TYPE_CHECKING:
     from .stores.base import VersionStore
 
 LOCK_FILE_NAME = ".link-migration.lock"
 _POLL_SECONDS = (0.05, 0.25)
+# What a lock file of ours holds: nothing, or the one line "user@host:pid since <UTC time>"
+# that FileLock writes (and earlier versions wrote). Anything else is someone else's file.
+# Compiled on first use, by re's cache: a run whose lock file is empty never needs it.
+_HOLDER_LINE = r"[^\n]+ since \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?\+00:00\n"
+_MAX_LOCK_FILE_SIZE = 4096  # a holder line is far shorter: a larger file is not ours
 
 
 class Lock(Protocol):
@@ -65,7 +74,14 @@ def this_host() -> str:
 
 
 def lock_for(config: Config, store: VersionStore) -> Lock:
-    """conf.py's own lock if it defines one, the lock row for SQL stores, else a file lock."""
+    """conf.py's own lock if it defines one, the lock row for SQL stores, else a file lock.
+
+    The file lock sits beside what it protects: the version file (in its folder, as the path
+    in conf.py spells it: ``TextFileStore.path``), so that every conf.py naming that file shares
+    one lock; for the user-function store, which has no file, beside conf.py. Where conf.py
+    and the version file share a folder this is the file earlier versions locked, so runners
+    of both versions still exclude each other during an upgrade.
+    """
     has_acquire, has_release = config.has("acquire_lock"), config.has("release_lock")
     if has_acquire != has_release:
         present = "acquire_lock" if has_acquire else "release_lock"
@@ -78,6 +94,8 @@ def lock_for(config: Config, store: VersionStore) -> Lock:
         return UserLock(config)
     if isinstance(store, SqlStore):
         return RowLock(store)
+    if isinstance(store, TextFileStore):
+        return FileLock(store.path.parent / LOCK_FILE_NAME)
     return FileLock(config.folder / LOCK_FILE_NAME)
 
 
@@ -170,43 +188,56 @@ class RowLock:
 
 
 class FileLock:
-    """An exclusive OS lock on a file beside conf.py; the kernel drops it with its process."""
+    """An exclusive OS lock on a file; the kernel drops it with its process.
+
+    The lock file often sits in a folder other users can write, so it is opened as if
+    someone had prepared a trap there: never through a symbolic link, never a file with other
+    hard links or one that is not a regular file, created private (0600: whoever can open it
+    can take a shared lock and block every run). Its content is only ever rewritten when it
+    is a lock file of ours, that is when it is empty or holds exactly the one holder line we
+    write; any other file at that path is refused (exit 2) and left as it is, rather than
+    locked without writing. Such a file is most likely another program's, which may lock or
+    rewrite it too, or a sign of a mistake or of tampering, and a careful operator wants to
+    hear of it before a deploy, not find the file emptied after one.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle: Any = None
+        self._descriptor: int | None = None
 
     def describe(self) -> str:
         return f"file {self.path}"
 
     def try_acquire(self, me: LockHolder) -> LockHolder | None:
+        descriptor = self._open()
         try:
-            handle = open(self.path, "a+", encoding="utf-8")
-        except OSError as exc:
-            raise StoreError(
-                f"cannot open the lock file {self.path}: {exc.strerror or exc}",
-                "Make conf.py's folder writable, or define acquire_lock()/release_lock().",
-            ) from None
-        if not _lock_nonblocking(handle):
-            handle.seek(0)
-            owner = handle.read().strip() or "another process"
-            handle.close()
-            return LockHolder(owner, "", 0, "")
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{me.owner} since {me.since}\n")
-        handle.flush()
-        self._handle = handle
+            if not _lock_nonblocking(descriptor):
+                text = _read_quietly(descriptor)
+                owner = text.strip() if _is_holder_line(text) else "another process"
+                os.close(descriptor)
+                return LockHolder(owner, "", 0, "")
+            self._take_over(descriptor, me)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(descriptor)  # closing drops the OS lock, if we took it
+            raise
+        self._descriptor = descriptor
         return None
 
     def release(self, me: LockHolder) -> None:
-        if self._handle is not None:
-            self._handle.seek(0)
-            self._handle.truncate()
-            self._handle.close()  # closing drops the OS lock
-            self._handle = None
+        descriptor, self._descriptor = self._descriptor, None
+        if descriptor is None:
+            return
+        try:
+            os.ftruncate(descriptor, 0)  # ours: _take_over checked it
+        except OSError as exc:
+            raise self._write_error(exc) from None
+        finally:
+            os.close(descriptor)  # closing drops the OS lock
 
     def break_lock(self) -> str:
+        if not os.path.lexists(self.path):  # no lock file, no lock: and unlock creates none
+            return f"No lock is held on {self.describe()}."
         me = me_now()
         holder = self.try_acquire(me)
         if holder is None:
@@ -217,21 +248,146 @@ class FileLock:
             "An OS file lock ends with its process: stop that process, or wait for it.",
         )
 
+    def _open(self) -> int:
+        """The lock file, opened for reading and writing, created 0600 if missing, never
+        through a symbolic link."""
+        no_follow = getattr(os, "O_NOFOLLOW", 0)
+        if not no_follow and os.path.islink(self.path):  # Windows: a check, not a guarantee
+            raise self._link_error()
+        flags = (os.O_RDWR | os.O_CREAT | no_follow | getattr(os, "O_CLOEXEC", 0)
+                 | getattr(os, "O_BINARY", 0))
+        try:
+            descriptor = os.open(self.path, flags, 0o600)
+        except OSError as exc:
+            # O_NOFOLLOW fails with ELOOP on Linux and macOS, EMLINK on FreeBSD: ask the path.
+            if os.path.islink(self.path):
+                raise self._link_error() from None
+            if os.path.isdir(self.path):
+                raise StoreError(f"the lock file {self.path} is a folder",
+                                 "Move that folder away: link-migration keeps its lock there.")
+            raise StoreError(
+                f"cannot open the lock file {self.path}: {exc.strerror or exc}",
+                f"Make {self.path.parent} writable by whoever migrates, or define "
+                "acquire_lock()/release_lock() in conf.py.",
+            ) from None
+        try:
+            status = os.fstat(descriptor)
+        except OSError as exc:
+            os.close(descriptor)
+            raise StoreError(
+                f"cannot read the lock file {self.path}: {exc.strerror or exc}"
+            ) from None
+        problem = ""
+        if not stat.S_ISREG(status.st_mode):
+            problem = "is not a regular file"
+        elif status.st_nlink > 1:  # a hard link to a file elsewhere: writing would change it
+            problem = f"has {status.st_nlink} hard links"
+        if problem:
+            os.close(descriptor)
+            raise StoreError(
+                f"the lock file {self.path} {problem}; it was left as it is",
+                "link-migration keeps its lock at that path: move that file away, then run "
+                "again (it recreates its lock file).",
+            )
+        return descriptor
 
-def _lock_nonblocking(handle: Any) -> bool:
+    def _take_over(self, descriptor: int, me: LockHolder) -> None:
+        """With the OS lock held: check the file is one of ours, make it private, and write
+        ``me`` in it. Only here, with the lock, is its content settled enough to judge."""
+        try:
+            text: str | None = _read(descriptor)
+        except UnicodeDecodeError:
+            text = None
+        except OSError as exc:
+            raise StoreError(
+                f"cannot read the lock file {self.path}: {exc.strerror or exc}"
+            ) from None
+        if text is None or (text and not _is_holder_line(text)):
+            raise StoreError(
+                f"{self.path} is not a link-migration lock file: it holds something else, "
+                "which was left as it is",
+                "link-migration keeps its lock at that path: move that file away, then run "
+                "again (it recreates its lock file).",
+            )
+        try:
+            _make_private(descriptor)
+            os.ftruncate(descriptor, 0)
+            _write_all(descriptor, f"{me.owner} since {me.since}\n".encode("utf-8"))
+        except OSError as exc:
+            # Half a holder line would make the file look like someone else's to the next
+            # run; emptying it needs no room on the disk.
+            with contextlib.suppress(OSError):
+                os.ftruncate(descriptor, 0)
+            raise self._write_error(exc) from None
+
+    def _link_error(self) -> StoreError:
+        return StoreError(
+            f"the lock file {self.path} is a symbolic link; link-migration never opens its "
+            "lock file through a link, and wrote nothing",
+            "Remove the link (whoever made it may have meant runs to overwrite the file it "
+            "points to), then run again.",
+        )
+
+    def _write_error(self, exc: OSError) -> StoreError:
+        return StoreError(
+            f"cannot write the lock file {self.path}: {exc.strerror or exc}",
+            "Make room on its disk (or raise the file size limit), then run again.",
+        )
+
+
+def _read(descriptor: int) -> str:
+    """The start of the lock file: a holder line, or enough of anything else to tell."""
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    data = os.read(descriptor, _MAX_LOCK_FILE_SIZE + 1)
+    return data.decode("utf-8")
+
+
+def _is_holder_line(text: str) -> bool:
+    return re.fullmatch(_HOLDER_LINE, text, re.ASCII) is not None
+
+
+def _read_quietly(descriptor: int) -> str:
+    """What the lock's holder wrote, or '' (Windows locks the byte we read, say)."""
+    try:
+        return _read(descriptor)
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    while data:
+        data = data[os.write(descriptor, data):]
+
+
+def _make_private(descriptor: int) -> None:
+    """Take from a lock file of ours, made 0644 by an earlier version, the others' access:
+    anyone who can open it can take a shared lock and block every run. A file its group may
+    write was shared with a team on purpose (no usual umask gives that), so it keeps its
+    group's access and loses only the others'."""
+    if not hasattr(os, "fchmod") or not hasattr(os, "geteuid"):
+        return
+    status = os.fstat(descriptor)
+    mode = stat.S_IMODE(status.st_mode)
+    private = mode & (0o660 if mode & 0o020 else 0o600)
+    if private != mode and status.st_uid == os.geteuid():
+        os.fchmod(descriptor, private)
+
+
+def _lock_nonblocking(descriptor: int) -> bool:
     try:
         import fcntl
     except ImportError:  # Windows
         import msvcrt
 
         try:
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            os.lseek(descriptor, 0, os.SEEK_SET)
+            msvcrt.locking(descriptor, msvcrt.LK_NBLCK, 1)
             return True
         except OSError:
             return False
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True
     except OSError:
         return False

@@ -392,3 +392,34 @@ def test_a_lock_that_cannot_be_released_does_not_hide_how_the_run_ended(project)
     assert "ValueError: migration two broke" in result.err
     assert "warning: could not release the lock" in result.err and "lock service down" in result.err
     assert project.version() == "1"
+
+
+def test_two_release_folders_sharing_one_version_file_share_one_lock(tmp_path):
+    # Each release has its own conf.py and its own copy of the migrations, as a deploy tool
+    # lays them out; both name one version file, one by a relative path and one absolute.
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    runs = shared / "runs.log"
+    releases = [tmp_path / "releases" / "1", tmp_path / "releases" / "2"]
+    for release, version_file in zip(releases, ["../../shared/version.txt", str(shared / "version.txt")]):
+        release.mkdir(parents=True)
+        (release / "conf.py").write_text(f"VERSION_FILE = {version_file!r}\n")
+        for version in range(1, 6):
+            (release / f"m{version:03d}.py").write_text(
+                "import os, time\n"
+                f"version = {version}\n"
+                "def up():\n"
+                f"    with open({str(runs)!r}, 'a') as log:\n"
+                f"        log.write('up {version} %d\\n' % os.getpid())\n"
+                "    time.sleep(0.05)\n"
+            )
+    runners = [_start(releases[index % 2]) for index in range(6)]
+    results = [(runner.wait(timeout=120), *runner.communicate()) for runner in runners]
+    for status, _, err in results:
+        assert status == 0, err
+        assert "Traceback" not in err
+    assert [line.split()[1] for line in runs.read_text().splitlines()] == ["1", "2", "3", "4", "5"]
+    assert sum("nothing to do" in out for _, out, _ in results) == 5
+    assert (shared / "version.txt").read_text() == "5\n"
+    assert (shared / ".link-migration.lock").exists()
+    assert not any((release / ".link-migration.lock").exists() for release in releases)

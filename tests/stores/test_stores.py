@@ -127,9 +127,9 @@ def test_no_temporary_files_left(project):
     for version in (1, 2, 3):
         project.add_migration(version)
     assert project.run().status == 0
-    assert sorted(os.listdir(state)) == ["version.txt"]
+    assert sorted(os.listdir(state)) == [".link-migration.lock", "version.txt"]  # the lock stays, empty
     assert project.run("--down", "2").status == 0
-    assert sorted(os.listdir(state)) == ["version.txt"]
+    assert sorted(os.listdir(state)) == [".link-migration.lock", "version.txt"]  # the lock stays, empty
     assert (state / "version.txt").read_text().strip() == "1"
 
 
@@ -145,7 +145,7 @@ def test_failing_third_migration_leaves_second_version(project):
     assert "third fails" in result.err
     assert project.log() == ["up 1", "up 2", "up 3"]
     assert re.fullmatch(r"2\n?", (state / "version.txt").read_text())
-    assert sorted(os.listdir(state)) == ["version.txt"]
+    assert sorted(os.listdir(state)) == [".link-migration.lock", "version.txt"]  # the lock stays, empty
 
 
 # ==================================================================== user functions
