@@ -47,8 +47,9 @@ class Lock(Protocol):
     def release(self, me: LockHolder) -> None:
         ...
 
-    def break_lock(self) -> str:
-        """For ``unlock``: break a held lock by hand; says what was done."""
+    def break_lock(self, force: bool = False) -> str:
+        """For ``unlock``: break a held lock by hand; says what was done. A holder that is
+        running on this host keeps its lock unless ``force``."""
         ...
 
 
@@ -155,13 +156,40 @@ def _is_dead(holder: LockHolder) -> bool:
     no reason to wait)."""
     if not holder.pid or holder.host != this_host() or holder.pid == os.getpid():
         return False  # another host, or another runner in this very process
+    return not _running(holder.pid)
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` of this host runs. A killed child that its parent has not
+    reaped yet (a zombie) still answers signals, but runs nothing and holds nothing."""
     try:
-        os.kill(holder.pid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except OSError:  # PermissionError: alive, someone else's
         return False
-    return False
+    except OSError:  # PermissionError: alive, someone else's
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            # "pid (name) state ...": the name may hold spaces and parentheses.
+            return stat.read().rpartition(b")")[2].split()[:1] != [b"Z"]
+    except OSError:  # no /proc (macOS), or the process ended meanwhile
+        return True
+
+
+def _held_for(holder: LockHolder) -> str:
+    """How long ``holder`` has had the lock, in words, from its ``since``."""
+    from datetime import datetime, timezone
+
+    try:
+        since = datetime.fromisoformat(holder.since)
+    except ValueError:
+        return "for an unknown time"
+    seconds = int((datetime.now(timezone.utc) - since).total_seconds())
+    if seconds < 120:
+        return f"for {max(seconds, 0)} s"
+    if seconds < 7200:
+        return f"for {seconds // 60} min"
+    return f"for {seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 class RowLock:
@@ -179,12 +207,25 @@ class RowLock:
     def release(self, me: LockHolder) -> None:
         self._store.unlock(me)
 
-    def break_lock(self) -> str:
+    def break_lock(self, force: bool = False) -> str:
         holder = self._store.lock_holder()
         if holder is None:
             return f"No lock is held on {self.describe()}."
+        here = holder.host == this_host() and bool(holder.pid)
+        alive = here and holder.pid != os.getpid() and _running(holder.pid)
+        if alive and not force:
+            raise LockTimeout(
+                f"the lock on {self.describe()} is held by {holder} ({_held_for(holder)}), "
+                f"a process that is running on this host (pid {holder.pid}): unlock left it "
+                "in place",
+                "Wait for that run to end, or stop it. Breaking the lock of a live run (with "
+                "force) lets a second run apply the same migrations at the same time.",
+            )
         self._store.unlock(holder)
-        return f"Broke the lock on {self.describe()}, held by {holder}."
+        state = (" It is still running." if alive
+                 else " That process no longer runs." if here
+                 else " It ran on another host, so whether it still runs cannot be told here.")
+        return f"Broke the lock on {self.describe()}, held by {holder} ({_held_for(holder)}).{state}"
 
 
 class FileLock:
@@ -235,7 +276,7 @@ class FileLock:
         finally:
             os.close(descriptor)  # closing drops the OS lock
 
-    def break_lock(self) -> str:
+    def break_lock(self, force: bool = False) -> str:
         if not os.path.lexists(self.path):  # no lock file, no lock: and unlock creates none
             return f"No lock is held on {self.describe()}."
         me = me_now()
@@ -412,7 +453,7 @@ class UserLock:
     def release(self, me: LockHolder) -> None:
         self._call(self._release, "release_lock")
 
-    def break_lock(self) -> str:
+    def break_lock(self, force: bool = False) -> str:
         self._call(self._release, "release_lock")
         return f"Called release_lock() in {self._conf_name}."
 

@@ -4,6 +4,7 @@ These are the only tests that sleep: they race and kill real processes.
 """
 from __future__ import annotations
 
+import os
 import random
 import signal
 import sqlite3
@@ -423,3 +424,54 @@ def test_two_release_folders_sharing_one_version_file_share_one_lock(tmp_path):
     assert (shared / "version.txt").read_text() == "5\n"
     assert (shared / ".link-migration.lock").exists()
     assert not any((release / ".link-migration.lock").exists() for release in releases)
+
+
+def _held_by_a_live_runner(root: Path) -> tuple[subprocess.Popen[str], Path]:
+    """A runner of a SQLite project that holds the lock inside its first migration until
+    the returned gate file is removed."""
+    _write_project(root, "sqlite", 1)
+    gate = root / "hold"
+    gate.touch()
+    (root / "m001.py").write_text((root / "m001.py").read_text().replace(
+        "    time.sleep(0.0)\n",
+        f"    while os.path.exists({str(gate)!r}):\n        time.sleep(0.02)\n"))
+    runner = _start(root)
+    deadline = time.monotonic() + 30
+    while not (root / "runs.log").exists():
+        assert time.monotonic() < deadline and runner.poll() is None, runner.communicate()
+        time.sleep(0.02)
+    return runner, gate
+
+
+def test_unlock_leaves_the_lock_of_a_live_runner_in_place(tmp_path):
+    root = tmp_path / "app"
+    runner, gate = _held_by_a_live_runner(root)
+    try:
+        refused = _run(root, "unlock")
+        assert refused.returncode == 3, refused.stderr
+        assert f"running on this host (pid {runner.pid})" in refused.stderr
+        assert "unlock left it in place" in refused.stderr and "Traceback" not in refused.stderr
+        assert _run(root, "--lock-timeout", "0").returncode == 3  # still held
+    finally:
+        gate.unlink()
+    assert runner.wait(timeout=60) == 0
+    assert _current(root) == "1"
+
+
+def test_the_lock_of_a_killed_runner_not_yet_reaped_is_broken(tmp_path):
+    """A zombie answers signals but holds nothing: its lock is no reason to wait."""
+    root = tmp_path / "app"
+    runner, gate = _held_by_a_live_runner(root)
+    gate.unlink()  # the next run's migration must not wait
+    os.kill(runner.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{runner.pid}/stat").read_bytes().rpartition(b")")[2].split()[0] != b"Z":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)  # killed, and not reaped: nothing has wait()ed for it yet
+    try:
+        rerun = _run(root, "--lock-timeout", "0")
+        assert rerun.returncode == 0, rerun.stderr
+        assert "broke the lock of" in rerun.stderr and f":{runner.pid}" in rerun.stderr
+        assert _current(root) == "1"
+    finally:
+        runner.wait()

@@ -170,3 +170,32 @@ def test_a_second_sigint_during_a_statement_stops_the_run_cleanly(tmp_path, data
     assert "interrupted by SIGINT" in err
     rerun = _run(root, "--lock-timeout", "10")
     assert rerun.returncode == 0, rerun.stderr
+
+
+def test_unlock_refuses_a_live_runner_and_force_breaks_its_lock(tmp_path, postgresql_database):
+    database = postgresql_database
+    root = tmp_path / "app"
+    _write_project(root, database, 1)
+    gate = root / "hold"
+    gate.touch()
+    (root / "m001.py").write_text((root / "m001.py").read_text().replace(
+        "    time.sleep(0.0)\n",
+        f"    while os.path.exists({str(gate)!r}):\n        time.sleep(0.02)\n"))
+    holder = _start(root)
+    try:
+        deadline = time.monotonic() + 30
+        while not (root / "runs.log").exists():
+            assert time.monotonic() < deadline and holder.poll() is None, holder.communicate()
+            time.sleep(0.05)
+        refused = _run(root, "unlock")
+        assert refused.returncode == 3, refused.stderr
+        assert f"(pid {holder.pid})" in refused.stderr and "unlock left it in place" in refused.stderr
+        assert database.query("SELECT pid FROM link_migration_lock WHERE id = 1") == [(holder.pid,)]
+        forced = _run(root, "unlock", "--force")
+        assert forced.returncode == 0, forced.stderr
+        assert "It is still running." in forced.stdout
+        assert database.query("SELECT pid FROM link_migration_lock WHERE id = 1") == []
+    finally:
+        gate.unlink()
+    assert holder.wait(timeout=60) == 0, holder.communicate()
+    assert _history_and_data(database) == ([1], [1])
