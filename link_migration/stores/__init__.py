@@ -176,6 +176,14 @@ def _connect_sqlite(path: Path, busy_timeout: float) -> sqlite3.Connection:
             f"DATABASE {path} is not a SQLite database file",
             "Point DATABASE at a SQLite file, or at a path where one can be created.",
         )
+    if header != _SQLITE_HEADER and os.path.islink(path):
+        # SQLite would create or fill the file the link points to, as whoever runs this:
+        # a link planted where the database will be must not choose what gets written.
+        raise StoreError(
+            f"DATABASE {path} is a symbolic link to {os.path.realpath(path)}, which is not a "
+            "SQLite database",
+            "Point DATABASE at the database itself, or link to an existing SQLite database.",
+        )
     try:
         return sqlite3.connect(str(path), timeout=busy_timeout)
     except sqlite3.Error as exc:

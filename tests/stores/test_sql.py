@@ -540,3 +540,26 @@ def test_a_pooled_connection_wrapper_runs_migrations(project):
     result = project.run()
     assert result.status == 0, result.err
     assert _history(project.root / "app.db") == [(1, "s1.py", 0), (2, "s2.py", 0)]
+
+
+@pytest.mark.parametrize("target", ["missing", "empty"])
+def test_a_database_path_that_links_to_no_sqlite_database_is_refused(project, target):
+    project.write_conf('DATABASE = "app.db"\n')
+    _sql_migration(project, 1, "pass")
+    victim = project.root / "victim.txt"
+    if target == "empty":
+        victim.write_text("")
+    (project.root / "app.db").symlink_to(victim)
+    result = project.run()
+    assert_error(result, "is a symbolic link to", str(victim), "not a SQLite database")
+    assert victim.exists() == (target == "empty")
+    if victim.exists():
+        assert victim.read_bytes() == b""
+    # A link to a real database is fine.
+    (project.root / "app.db").unlink()
+    real = project.root / "real.db"
+    with sqlite3.connect(real) as connection:
+        connection.execute("CREATE TABLE kept (x INTEGER)")  # SQLite writes nothing before
+    (project.root / "app.db").symlink_to(real)
+    assert project.run().status == 0
+    assert _history(real) == [(1, "s1.py", 0)]
