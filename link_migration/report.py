@@ -109,13 +109,26 @@ def _plain(text: str, role: str) -> str:
     return text
 
 
+# How the status table narrows to fit a terminal, stage by stage: (column, narrowest width).
+# Descriptions give way first, then file names (the version already names a migration); the
+# version, state and time are never cut. Below about 60 columns the rows wrap.
+_STATUS_SHRINK = ((4, 11), (3, 12), (4, 4), (3, 4))
+
+
 def status_lines(
     rows: Sequence[MigrationState],
     current: int,
     store: str,
     paint: Callable[[str, str], str] = _plain,
+    *,
+    width: int | None = None,
+    ellipsis: str = "…",
 ) -> Iterator[str]:
-    """The status table, a line at a time: ten thousand rows need not sit in memory twice."""
+    """The status table, a line at a time: ten thousand rows need not sit in memory twice.
+
+    With ``width`` (a terminal's columns), long descriptions, then long file names, are cut
+    with ``ellipsis`` so that each row of the table fits; without it, nothing is cut.
+    """
     yield f"Store: {printable(store)}"
     yield f"Current version: {current}"
     if not rows:
@@ -124,7 +137,8 @@ def status_lines(
     yield ""
     headers = ("VERSION", "STATE", "APPLIED AT (UTC)", "FILE", "DESCRIPTION")
     yield from _columns(
-        headers, lambda: map(_status_cells, rows), paint, lambda index: (rows[index].state, 1)
+        headers, lambda: map(_status_cells, rows), paint, lambda index: (rows[index].state, 1),
+        fit=width, shrink=_STATUS_SHRINK, ellipsis=ellipsis,
     )
 
 
@@ -164,7 +178,9 @@ def status_json(rows: Sequence[MigrationState], current: int, store: str) -> str
     )
 
 
-def history_lines(entries: Sequence[LogEntry], store: str) -> Iterator[str]:
+def history_lines(entries: Sequence[LogEntry], store: str, *, total: int = 0) -> Iterator[str]:
+    """The log table, newest first; a last line says so when ``entries`` are the newest of
+    ``total``."""
     yield f"Store: {printable(store)}"
     if not entries:
         yield "No history yet."
@@ -172,6 +188,9 @@ def history_lines(entries: Sequence[LogEntry], store: str) -> Iterator[str]:
     yield ""
     headers = ("#", "WHEN (UTC)", "OPERATION", "VERSION", "FILE", "DURATION", "BY")
     yield from _columns(headers, lambda: map(_history_cells, entries))
+    if total > len(entries):
+        yield ""
+        yield f"({len(entries):,} of {total:,} entries shown; --limit 0 shows all)"
 
 
 def _history_cells(entry: LogEntry) -> tuple[str, ...]:
@@ -212,15 +231,34 @@ def _when(timestamp: str | None) -> str:
 
 
 def check_lines(
-    found: Sequence[Problem], current: int, store: str, paint: Callable[[str, str], str] = _plain
-) -> str:
-    lines = [f"Store: {printable(store)}", f"Current version: {current}",
-             f"{len(found)} problem{'s' if len(found) != 1 else ''}:"]
+    found: Sequence[Problem],
+    current: int,
+    store: str,
+    paint: Callable[[str, str], str] = _plain,
+    *,
+    per_kind: int | None = None,
+) -> Iterator[str]:
+    """The problems, grouped by kind (in the order each kind first appears; by version within
+    a kind). With ``per_kind``, each kind lists its first ``per_kind`` problems and a line
+    counts the rest: a thousand pending migrations must not bury the one modified."""
+    yield f"Store: {printable(store)}"
+    yield f"Current version: {current}"
+    yield f"{len(found):,} problem{'s' if len(found) != 1 else ''}:"
+    by_kind: dict[str, list[Problem]] = {}
     for problem in found:
-        version = f"{problem.version} " if problem.version is not None else ""
-        lines.append(f"  {paint(problem.kind, problem.kind)}: {version}{printable(problem.file)}: "
-                     f"{printable(problem.message)}")
-    return "\n".join(lines)
+        by_kind.setdefault(problem.kind, []).append(problem)
+    left_out = False
+    for kind, problems in by_kind.items():
+        shown = problems if per_kind is None else problems[:per_kind]
+        for problem in shown:
+            version = f"{problem.version} " if problem.version is not None else ""
+            yield (f"  {paint(kind, kind)}: {version}{printable(problem.file)}: "
+                   f"{printable(problem.message)}")
+        if len(problems) > len(shown):
+            left_out = True
+            yield f"  ... and {len(problems) - len(shown):,} more {kind.replace('_', ' ')}"
+    if left_out:
+        yield f"(at most {per_kind:,} of each kind shown; -v shows all)"
 
 
 def check_json(found: Sequence[Problem], current: int, store: str) -> str:
@@ -248,16 +286,43 @@ def _columns(
     rows: Callable[[], Iterable[Sequence[str]]],
     paint: Callable[[str, str], str] = _plain,
     role: Callable[[int], tuple[str, int]] | None = None,
+    *,
+    fit: int | None = None,
+    shrink: Sequence[tuple[int, int]] = (),
+    ellipsis: str = "…",
 ) -> Iterator[str]:
     """Left-aligned columns over ``rows()``, which is called twice: once for the widths, once
     for the lines. ``role(i)`` names the role and column of row i to paint, after padding, so
-    that escape codes do not upset the widths."""
-    widths = [len(header) for header in headers]
+    that escape codes do not upset the widths.
+
+    With ``fit`` (a terminal's columns), widths are measured as a terminal shows them and the
+    columns of ``shrink`` narrowed in turn, each down to its minimum, until a line fits; a
+    cell wider than its column is cut with ``ellipsis``.
+    """
+    measure = len if fit is None else display_width
+    widths = [measure(header) for header in headers]
     for cells in rows():
-        widths = [max(width, len(cell)) for width, cell in zip(widths, cells)]
+        widths = [max(width, measure(cell)) for width, cell in zip(widths, cells)]
+    natural = list(widths)
+    if fit is not None:
+        excess = sum(widths) + 2 * (len(widths) - 1) - fit
+        for column, minimum in shrink:
+            if excess <= 0:
+                break
+            taken = min(excess, max(0, widths[column] - minimum))
+            widths[column] -= taken
+            excess -= taken
+    narrowed = [column for column, width in enumerate(widths) if width < natural[column]]
 
     def line(cells: Sequence[str], painted: tuple[str, int] | None = None) -> str:
-        padded = [cell.ljust(width) for cell, width in zip(cells, widths)]
+        if narrowed:
+            cells = list(cells)
+            for column in narrowed:
+                cells[column] = cut(cells[column], widths[column], ellipsis)
+        if measure is len:
+            padded = [cell.ljust(width) for cell, width in zip(cells, widths)]
+        else:
+            padded = [cell + " " * (width - measure(cell)) for cell, width in zip(cells, widths)]
         if painted is not None:
             padded[painted[1]] = paint(padded[painted[1]], painted[0])
         return "  ".join(padded).rstrip()
@@ -265,3 +330,35 @@ def _columns(
     yield line(headers)
     for index, cells in enumerate(rows()):
         yield line(cells, role(index) if role else None)
+
+
+def display_width(text: str) -> int:
+    """How many columns a terminal gives ``text``: two for a wide East Asian character, none
+    for a combining mark, one for anything else (``text`` has been through printable())."""
+    if text.isascii():  # nearly always, and a check in C
+        return len(text)
+    from unicodedata import category, east_asian_width
+
+    return sum(
+        0 if category(char) in ("Mn", "Me") else 2 if east_asian_width(char) in ("W", "F") else 1
+        for char in text
+    )
+
+
+def cut(text: str, width: int, ellipsis: str = "…") -> str:
+    """``text`` cut to at most ``width`` terminal columns, ending in ``ellipsis`` when cut."""
+    if display_width(text) <= width:
+        return text
+    room = width - display_width(ellipsis)
+    if room < 0:
+        return ellipsis[:width]
+    if text.isascii():
+        return text[:room] + ellipsis
+    kept = 0
+    used = 0
+    for char in text:
+        used += display_width(char)
+        if used > room:
+            break
+        kept += 1
+    return text[:kept] + ellipsis

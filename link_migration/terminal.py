@@ -70,8 +70,40 @@ class Output:
         # Set for a command whose stdout is data (a number, JSON, a path): then stdout holds
         # the answer alone, and progress and details go to stderr.
         self.answer_is_data = False
+        self._environ = environ
         self._colour_out = wants_colour(colour, stdout, environ)
         self._colour_err = wants_colour(colour, stderr, environ)
+
+    def columns(self) -> int | None:
+        """The width of the terminal stdout shows on, for a table to fit; None when stdout is
+        not a terminal (a pipe or a file gets every character) or its width is unknown.
+
+        A positive ``COLUMNS`` wins, as it does for ``ls`` and shutil.get_terminal_size(): the
+        shells keep it up to date, and it lets a user ask for another width. It is ignored when
+        stdout is not a terminal: a pipe always gets full rows.
+        """
+        isatty = getattr(self.stdout, "isatty", None)
+        if not (isatty and isatty()):
+            return None
+        try:
+            columns = int(self._environ.get("COLUMNS", ""))
+        except ValueError:
+            columns = 0
+        if columns > 0:
+            return columns
+        try:
+            columns = os.get_terminal_size(self.stdout.fileno()).columns
+        except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+            return None
+        return columns or None  # a terminal whose size was never set says 0
+
+    def ellipsis(self) -> str:
+        """What marks a cut: "…", or "..." where stdout's encoding has no "…"."""
+        try:
+            "…".encode(getattr(self.stdout, "encoding", None) or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            return "..."
+        return "…"
 
     def paint(self, text: str, role: str, *, err: bool = False) -> str:
         code = _COLOURS.get(role)

@@ -102,11 +102,14 @@ _HISTORY_LINE = re.compile(
 
 
 def history_lines(text: str) -> list[tuple[int, str, int, str]]:
-    """(seq, operation, version, file) of every row of the plain-text history table."""
+    """(seq, operation, version, file) of every row of the plain-text history table (which
+    ends at a blank line, before a note of the entries left out)."""
     lines = text.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("#"))
     rows = []
     for line in lines[header + 1 :]:
+        if not line:
+            break
         match = _HISTORY_LINE.match(line + " ")
         assert match, line
         rows.append((int(match.group(1)), match.group(3), int(match.group(4)), match.group(5)))
@@ -814,11 +817,12 @@ def test_fake_down_is_logged_and_removes_the_history_row(project):
     assert states(status_doc(project)) == {1: "applied", 2: "pending"}
 
 
-def test_history_limit_must_be_positive(project):
-    project.write_conf(DATABASE_CONF)
-    project.add_migration(1)
-    ok(project.run())
-    assert_error(project.run("history", "--limit", "0"), "--limit")
+def test_history_limit_must_be_0_or_more_and_0_is_all(project):
+    make_history(project)
+    assert_error(project.run("history", "--limit", "-1"), "--limit")
+    result = project.run("history", "--limit", "0")
+    ok(result)
+    assert [row[0] for row in history_lines(result.out)] == [4, 3, 2, 1]
 
 
 def test_database_is_relative_to_conf_folder(project, monkeypatch):
