@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..dialects.generic import Dialect
     from ..discovery import Migration
     from ..plan import Step
-    from ..state import LockHolder, LogEntry, StoreState
+    from ..state import AppliedMigration, LockHolder, LogEntry, StoreState
 
 DEFAULT_HISTORY_TABLE = "link_migration_history"
 DEFAULT_LOG_TABLE = "link_migration_log"
@@ -444,6 +444,52 @@ class SqlStore:
         if self._connection is not None and self._owns_connection:
             self._connection.close()
         self._connection = None
+
+    # -- repairs: forget and accept (link_migration.repair) ----------------------------------
+
+    def forget(self, records: Sequence[AppliedMigration]) -> None:
+        """Delete the history rows of ``records`` (applied migrations whose files are gone),
+        each logged as ``forget``, in one transaction. The caller holds the lock."""
+        self._open()
+        delete = f"DELETE FROM {self._history} WHERE version = {{}}"
+        self._repair("forget", [(delete, (r.version,), r.version, r.file_name) for r in records])
+
+    def accept(self, migrations: Sequence[Migration]) -> None:
+        """Record the file name and checksum ``migrations`` have now in their history rows,
+        each logged as ``accept``, in one transaction. The caller holds the lock."""
+        self._open()
+        update = (f"UPDATE {self._history} SET file_name = {{}}, checksum = {{}} "
+                  "WHERE version = {}")
+        self._repair("accept", [(update, (m.name, m.checksum or None, m.version), m.version,
+                                 m.name) for m in migrations])
+
+    def _repair(self, operation: str,
+                changes: Sequence[tuple[str, Sequence[Any], int, str]]) -> None:
+        """Run each change (SQL with ``{}`` markers, its values, and the version and file name
+        to log) and log it as ``operation``, all in one transaction: the history and its log
+        never disagree. The store, not the connection's mode, decides (as in applying())."""
+        self._ensure_tables()
+        dialect = self._dialect
+        assert dialect is not None
+        original = dialect.autocommit()
+        now = self._clock()
+        by = self._identity = self._identity or who_am_i()
+        log = (self._record_sql or self._prepare_record_sql())[2]
+        try:
+            self._set_autocommit(original, False)
+            self._begin()
+            for template, values, version, file_name in changes:
+                self._execute(template, values)
+                self._log_entry(log, version, operation, file_name, now, None, by)
+                self._next_seq = (self._next_seq or 0) + 1
+            self._commit(fake=True, transactional=True)  # fake: "nothing was recorded"
+        except BaseException:
+            self._rollback_quietly()
+            self._next_seq = None  # the log's next number is read again, from what committed
+            with contextlib.suppress(Exception):
+                self._set_autocommit(original, original)
+            raise
+        self._set_autocommit(original, original)
 
     def _record(self, step: Step, duration: float, fake: bool) -> None:
         migration = step.migration
