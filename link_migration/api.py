@@ -24,9 +24,11 @@ from .stores import open_store
 
 if TYPE_CHECKING:
     from typing import Callable, Iterator
+    from typing import ContextManager, Sequence
 
     from .discovery import Catalogue, MigrationLoader
     from .plan import Request
+    from .repair import RepairResult
     from .runner import Progress, RunResult
     from .signals import SignalGuard
     from .state import LogEntry, Problem, Status, StoreState
@@ -217,12 +219,13 @@ class Migrator:
 
     # -- operating ---------------------------------------------------------------------
 
-    def unlock(self) -> str:
-        """Break the lock by hand; says whose it was."""
+    def unlock(self, *, force: bool = False) -> str:
+        """Break the lock by hand; says whose it was. The lock of a run that is alive on this
+        host is left in place (LockTimeout) unless ``force``."""
         from .lock import lock_for
 
         with self._opened() as store:
-            return lock_for(self.config, store).break_lock()
+            return lock_for(self.config, store).break_lock(force)
 
     def new(self, description: str, *, timestamp: bool | None = None) -> Path:
         """Write the next migration file; returns its path."""
@@ -234,7 +237,54 @@ class Migrator:
             timestamp=timestamp, wording=self._wording,
         )
 
+    # -- repairing: forget and accept (Flyway's repair, one migration at a time) --------
+
+    def forget(self, *versions: int) -> RepairResult:
+        """Remove the history rows of these applied migrations whose files are gone (state
+        ``missing``), each logged as ``forget``, in one transaction, under the lock.
+
+        PlanError, with nothing changed, when one of them is in another state; ConfigError
+        for a store that keeps no history (only SQL stores know what is applied). Forgetting
+        the highest applied version lowers the current version: see ``result.current``.
+        """
+        return self._repair("forget", versions)
+
+    def forget_all(self) -> RepairResult:
+        """forget() every missing migration; none missing is no error (nothing repaired)."""
+        return self._repair("forget", None)
+
+    def accept(self, *versions: int) -> RepairResult:
+        """Record the current checksum (and file name) of these applied migrations whose
+        files were edited on purpose (state ``modified``), each logged as ``accept``, in one
+        transaction, under the lock. Refuses as forget() does."""
+        return self._repair("accept", versions)
+
+    def accept_all(self) -> RepairResult:
+        """accept() every modified migration; none modified is no error (nothing repaired)."""
+        return self._repair("accept", None)
+
+    def _repair(self, operation: str, versions: Sequence[int] | None) -> RepairResult:
+        """Lock, read the store, choose, change: as a run does, so that no runner migrates
+        between the check of a version's state and its repair."""
+        from . import repair
+
+        if versions is not None:
+            versions = repair.checked_versions(operation, versions)
+        with self._opened() as opened:
+            store = repair.history_store(opened, operation)
+            catalogue, _ = self._discover()
+            with self._held(store):
+                return repair.repair(store, operation, catalogue.migrations, versions,
+                                     self._wording)
+
     # -- plumbing ----------------------------------------------------------------------
+
+    def _held(self, store: VersionStore) -> ContextManager[None]:
+        """The store's lock, taken as a run takes it (see run())."""
+        from .lock import held, lock_for
+
+        return held(lock_for(self.config, store), self._lock_timeout,
+                    on_wait=self._on_lock_wait, warn=self._warn, wording=self._wording)
 
     @contextlib.contextmanager
     def _opened(self) -> Iterator[VersionStore]:

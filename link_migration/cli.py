@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
 
+HISTORY_LIMIT = 20  # entries `history` shows unless --limit says otherwise
+CHECK_PER_KIND = 20  # problems of each kind `check` lists unless -v
+
 EXIT_STATUS_HELP = """\
 exit status: 0 done, 1 a migration failed (or check found a problem), 2 bad usage,
   configuration or migration files (nothing changed), 3 another runner held the lock too
@@ -52,6 +55,8 @@ COMMAND_EXAMPLES = {
     "new": 'link-migration -c conf.py new "add users table"\n  link-migration -c conf.py new "backfill emails" --timestamp',
     "check": "link-migration -c conf.py check || echo 'migrate before deploying'\n  link-migration -c conf.py check --json",
     "unlock": "link-migration -c conf.py unlock",
+    "forget": "link-migration -c conf.py forget 3\n  link-migration -c conf.py forget --all",
+    "accept": "link-migration -c conf.py accept 4\n  link-migration -c conf.py accept --all",
 }
 
 
@@ -108,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
         ("new", _new, "write the next migration file from a template and print its path"),
         ("check", _check, "exit 1 when anything is pending, missing, modified or out of order"),
         ("unlock", _unlock, "break the lock a dead runner left behind, and say whose it was"),
+        ("forget", _forget, "remove the history row of an applied migration whose file is gone "
+                            "(SQL stores)"),
+        ("accept", _accept, "record the new checksum of an applied migration whose file was "
+                            "edited on purpose (SQL stores)"),
     ):
         command = commands.add_parser(
             name,
@@ -120,8 +129,25 @@ def build_parser() -> argparse.ArgumentParser:
         _add_common_options(command, defaults=False)
         if name in ("status", "history", "check"):
             command.add_argument("--json", action="store_true", help="one JSON document on stdout")
+        if name == "unlock":
+            command.add_argument(
+                "--force", action="store_true",
+                help="break the lock even of a run that is still alive on this host",
+            )
         if name == "history":
-            command.add_argument("--limit", type=_count, metavar="N", help="show the newest N only")
+            command.add_argument(
+                "--limit", type=_limit, metavar="N",
+                help=f"show the newest N entries (default {HISTORY_LIMIT}, or all with --json; "
+                     "0: all)",
+            )
+        if name == "status":
+            command.add_argument(
+                "--wide", action="store_true",
+                help="on a terminal too, show long descriptions and file names in full "
+                     "(they are cut to its width)",
+            )
+        if name in ("forget", "accept"):
+            _add_repair_arguments(command, name)
         if name == "new":
             command.add_argument("description", help="what the migration does, in a few words")
             command.add_argument(
@@ -244,8 +270,11 @@ def _status(args: argparse.Namespace, out: Output) -> int:
     if args.json:
         out.result(report.status_json(status.migrations, status.current, status.store))
     else:
-        out.result_lines(report.status_lines(status.migrations, status.current, status.store,
-                                             paint=out.paint))
+        # On a terminal, rows are cut to its width; a pipe, a file or --wide gets them whole.
+        out.result_lines(report.status_lines(
+            status.migrations, status.current, status.store, paint=out.paint,
+            width=None if args.wide else out.columns(), ellipsis=out.ellipsis(),
+        ))
     return 0
 
 
@@ -259,12 +288,24 @@ def _current(args: argparse.Namespace, out: Output) -> int:
 def _history(args: argparse.Namespace, out: Output) -> int:
     from . import report
 
+    # The table shows the newest HISTORY_LIMIT entries unless told otherwise; --json gives
+    # the whole log unless told otherwise, as a script that does not ask for less expects.
+    limit = args.limit
+    if limit is None:
+        limit = 0 if args.json else HISTORY_LIMIT
     with _answer_is_data(out, args.json):
-        entries, store = _migrator(args, out).history_and_store(args.limit)
+        # One entry more than is shown tells whether any were left out.
+        entries, store = _migrator(args, out).history_and_store(limit + 1 if limit else None)
+    total = len(entries)
+    if limit and len(entries) > limit:
+        # The store numbers its log 1, 2, 3... and never deletes an entry, so the newest
+        # entry's number is the size of the log: no second query, no reading it all.
+        total = max(entries[0].seq, total)
+        entries = entries[:limit]
     if args.json:
         out.result(report.history_json(entries, store))
     else:
-        out.result_lines(report.history_lines(entries, store))
+        out.result_lines(report.history_lines(entries, store, total=total))
     return 0
 
 
@@ -284,15 +325,44 @@ def _check(args: argparse.Namespace, out: Output) -> int:
         found = migrator.check(status)
     if args.json:
         out.result(report.check_json(found, status.current, status.store))
-    elif found:
-        out.result(report.check_lines(found, status.current, status.store, paint=out.paint))
+    elif found:  # -v lists every problem; --json always does
+        out.result_lines(report.check_lines(
+            found, status.current, status.store, paint=out.paint,
+            per_kind=None if out.verbose else CHECK_PER_KIND,
+        ))
     else:
         out.progress(f"OK: every migration is applied; the store holds version {status.current}.")
     return 1 if found else 0
 
 
+def _add_repair_arguments(command: argparse.ArgumentParser, name: str) -> None:
+    """forget and accept: versions or --all; they take the lock, so --lock-timeout too."""
+    state = "missing" if name == "forget" else "modified"
+    command.add_argument("versions", nargs="*", type=_version, metavar="V",
+                         help=f"a version to {name}: it must be {state} (see status)")
+    command.add_argument("--all", dest="every", action="store_true",
+                         help=f"{name} every {state} migration (none: nothing to do)")
+    command.add_argument(
+        "--lock-timeout", type=_seconds, default=argparse.SUPPRESS, metavar="S",
+        help=f"wait up to S seconds for another runner's lock (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def _forget(args: argparse.Namespace, out: Output) -> int:
+    from .commands.forget import forget
+
+    return forget(_migrator(args, out), out, versions=args.versions, every=args.every)
+
+
+def _accept(args: argparse.Namespace, out: Output) -> int:
+    from .commands.accept import accept
+
+    return accept(_migrator(args, out), out, versions=args.versions, every=args.every)
+
+
 def _unlock(args: argparse.Namespace, out: Output) -> int:
-    out.result(printable(_migrator(args, out).unlock()))  # it names the lock's holder
+    # It names the lock's holder, which may be any text.
+    out.result(printable(_migrator(args, out).unlock(force=args.force)))
     return 0
 
 
@@ -338,6 +408,16 @@ def _count(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of migrations") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value}: the number of migrations must be 1 or more")
+    return value
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of entries") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: the number of entries is 0 (all) or more")
     return value
 
 
