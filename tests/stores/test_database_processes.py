@@ -167,7 +167,10 @@ def test_a_second_sigint_during_a_statement_stops_the_run_cleanly(tmp_path, data
     out, err = runner.communicate(timeout=60)
     assert runner.returncode == 130, err
     assert "internal error" not in err and "Traceback" not in err, err
-    assert "interrupted by SIGINT" in err
+    # A driver that waits in C (mysql-connector's extension) sees both signals only once the
+    # statement has ended, and Python then runs one handler for the two: the run stops after
+    # the migration instead of during it. Either way it stops by SIGINT, and cleanly.
+    assert "interrupted by SIGINT" in err or "stopped by SIGINT" in err, err
     rerun = _run(root, "--lock-timeout", "10")
     assert rerun.returncode == 0, rerun.stderr
 
