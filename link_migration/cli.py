@@ -401,24 +401,22 @@ def _print_dry_run(plan: Plan, out: Output) -> None:
             out.progress(doc)
 
 
-def _count(text: str) -> int:
+def _whole_number(text: str, noun: str, minimum: int, rule: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of migrations") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: the number of migrations must be 1 or more")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of {noun}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value}: the number of {noun} {rule}")
     return value
+
+
+def _count(text: str) -> int:
+    return _whole_number(text, "migrations", 1, "must be 1 or more")
 
 
 def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of entries") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: the number of entries is 0 (all) or more")
-    return value
+    return _whole_number(text, "entries", 0, "is 0 (all) or more")
 
 
 def _seconds(text: str) -> float:
