@@ -126,7 +126,7 @@ def run_plan(
             step = item.step
             progress.step_started(index, total, step)
             step_started = clock()
-            with guard.migration_running():
+            with guard.migration_running(getattr(store, "cancel", None)):
                 ran = False
                 try:
                     with store.applying(
@@ -138,10 +138,12 @@ def run_plan(
                         ran = True
                         guard.recording()
                 except Interrupted as interrupt:
+                    aftermath = _aftermath(store, interrupt, item.transactional)
+                    if guard.cancelled:
+                        _after_cancel(store)
                     raise _interrupted(
                         interrupt.signum, step, version, completed, total, recording=ran,
-                        aftermath=_aftermath(store, interrupt, item.transactional),
-                        wording=wording,
+                        aftermath=aftermath, wording=wording,
                     ) from None
                 except StoreError as exc:
                     if not ran and not completed:
@@ -200,6 +202,15 @@ def _stopped(signum: int, version: int, completed: list[Step], total: int) -> Ru
 def _aftermath(store: VersionStore, exc: BaseException, transactional: bool) -> str:
     """What the store knows of a stopped migration's changes, as a sentence's end."""
     return store.after_failure(exc, transactional=transactional)
+
+
+def _after_cancel(store: VersionStore) -> None:
+    """A cancelled statement's connection may be left unusable: the store replaces it before
+    the lock is released over it."""
+    after_cancel = getattr(store, "after_cancel", None)  # stores without statements have none
+    if after_cancel is not None:
+        with contextlib.suppress(Exception):
+            after_cancel()
 
 
 def _interrupted(

@@ -6,6 +6,8 @@ TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checke
 if TYPE_CHECKING:
     from typing import Any, Callable, Sequence
 
+    Connect = Callable[[], Any]  # opens a second connection to the same database
+
     # Runs a statement with ``{}`` marking each parameter, in the driver's paramstyle, and
     # returns its rows: the store's own way to query, so dialects need no paramstyle of
     # their own.
@@ -28,6 +30,9 @@ class Dialect:
     commit_reply_can_be_lost = True
     integer_is_64_bit = False  # what INTEGER columns of format-1 tables hold
     schema_required = False  # whether tables must be pinned to a schema the store resolves
+    # Whether the connection still serves the store once cancel() stopped a statement and a
+    # signal interrupted the wait for its reply: a network driver may have its reply unread.
+    usable_after_cancel = False
 
     def __init__(self, connection: Any, driver: str = "") -> None:
         self.connection = connection
@@ -35,6 +40,12 @@ class Dialect:
 
     def prepare(self) -> None:
         """Called once, when the store first opens the connection."""
+
+    def cancel(self, connect: Connect | None) -> bool:
+        """Cancel the statement running on the connection, from another thread than the one
+        waiting for it; ``connect`` opens a second connection where one is needed (None when
+        there is none to open). False when this driver has no way to."""
+        return False
 
     def cursor(self) -> Any:
         """A cursor for the store's own statements."""

@@ -8,7 +8,7 @@ TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checke
 if TYPE_CHECKING:
     from typing import Any, Sequence
 
-    from .generic import Query
+    from .generic import Connect, Query
 
 
 class MySQLDialect(Dialect):
@@ -21,6 +21,20 @@ class MySQLDialect(Dialect):
     def __init__(self, connection: object, driver: str = "") -> None:
         super().__init__(connection, driver)
         self._autocommit: bool | None = None
+
+    def cancel(self, connect: Connect | None) -> bool:
+        connection = self.connection
+        thread = getattr(connection, "thread_id", None)  # PyMySQL, mysqlclient: a method
+        thread = thread() if callable(thread) else getattr(connection, "connection_id", None)
+        if not isinstance(thread, int) or connect is None:
+            return False
+        other = connect()
+        try:
+            cursor = other.cursor()
+            cursor.execute(f"KILL QUERY {int(thread)}")
+        finally:
+            other.close()
+        return True
 
     def cursor(self) -> Any:
         if self.driver == "mysql.connector":

@@ -8,7 +8,7 @@ TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checke
 if TYPE_CHECKING:
     from typing import Sequence
 
-    from .generic import Query
+    from .generic import Connect, Query
 
 _IDLE = 0  # libpq's PQTRANS_IDLE, as psycopg and psycopg2 report it
 
@@ -17,6 +17,34 @@ class PostgreSQLDialect(Dialect):
     name = "PostgreSQL"
     flavour = "postgresql"
     schema_required = True
+    _backend_pid: int | None = None
+
+    def prepare(self) -> None:
+        # pg8000 has no cancel of its own: pg_cancel_backend() from a second connection needs
+        # the server process's id, which the server sent when the connection opened.
+        data = getattr(self.connection, "_backend_key_data", None)  # pg8000
+        if isinstance(data, (bytes, bytearray)) and len(data) >= 4:
+            self._backend_pid = int.from_bytes(bytes(data[:4]), "big", signed=True)
+
+    def cancel(self, connect: Connect | None) -> bool:
+        if self.driver in ("psycopg", "psycopg2"):
+            # psycopg 3.2 and later: cancel_safe(), over an encrypted connection where the
+            # main one is; before them and in psycopg2, cancel(). Both are thread-safe.
+            method = getattr(self.connection, "cancel_safe", None) or self.connection.cancel
+            method()
+            return True
+        pid = self._backend_pid
+        if pid is None or connect is None:
+            return False
+        other = connect()
+        try:
+            cursor = other.cursor()
+            cursor.execute(f"SELECT pg_cancel_backend({int(pid)})")
+            cursor.fetchall()
+            other.commit()
+        finally:
+            other.close()
+        return True
 
     def describe(self, query: Query) -> str | None:
         ((database, address, port),) = query(

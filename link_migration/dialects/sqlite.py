@@ -18,6 +18,11 @@ class SQLiteDialect(Dialect):
     version_type = "INTEGER"  # already 64 bits in SQLite
     commit_reply_can_be_lost = False  # the database is a local file: a failed COMMIT did not commit
     integer_is_64_bit = True
+    usable_after_cancel = True  # interrupt() makes the statement fail; the connection is fine
+
+    def cancel(self, connect: object) -> bool:
+        self.connection.interrupt()  # made to be called from another thread
+        return True
 
     def prepare(self) -> None:
         """Take transactions into our own hands: Python's sqlite3 opens none before DDL and

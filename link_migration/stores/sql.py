@@ -258,6 +258,38 @@ class SqlStore:
         else:
             self._set_autocommit(original, original)
 
+    def cancel(self) -> bool:
+        """Cancel the statement running on the store's connection (SPEC 7: a second signal).
+        Called from another thread than the one running it, which then sees it fail. False
+        when the driver offers no way, or there is no statement to cancel."""
+        dialect, connection = self._dialect, self._connection
+        if dialect is None or connection is None:
+            return False
+
+        def second() -> Any:
+            # get_connection() again; one that hands out the same connection each time
+            # gives no second one.
+            other = self._connect()
+            if other is connection:
+                raise StoreError("no second connection to cancel the statement from")
+            return other
+
+        return dialect.cancel(second)
+
+    def after_cancel(self) -> None:
+        """After a cancel and the interrupt that followed it: a connection whose driver may
+        have left the cancelled statement's reply unread is let go (closed if the store
+        opened it), so that what comes next (releasing the lock) opens a fresh one."""
+        dialect = self._dialect
+        if self._connection is None or dialect is None or dialect.usable_after_cancel:
+            return
+        if self._owns_connection:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+        self._connection = None
+        self._dialect = None
+        self._step_open = False
+
     def _set_autocommit(self, original: bool | None, wanted: bool | None) -> None:
         """Put the connection in ``wanted`` mode where the driver has modes and it is not
         there already."""
