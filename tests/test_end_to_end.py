@@ -47,7 +47,7 @@ def _script(name: str) -> str:
     found = shutil.which(name, path=str(SCRIPTS))
     assert found, (
         f"console script {name} is not installed in {SCRIPTS}: these tests run the installed "
-        "program; install it first, as the README's test command does (pip install -e . pytest)"
+        "program; install it first, as the README's test command does (pip install -e '.[test]')"
     )
     return found
 
