@@ -107,21 +107,29 @@ def test_kill_9_mid_run_leaves_history_and_data_in_agreement(tmp_path, database)
     assert _history_and_data(database) == (list(range(1, 31)), list(range(1, 31)))
 
 
-def test_a_runner_waits_for_the_lock_and_gives_up_with_status_3(tmp_path, database):
-    root = tmp_path / "app"
+def _holder_inside_its_migration(root: Path, database) -> tuple[subprocess.Popen[str], Path]:
+    """A runner that holds the lock inside its one migration until the test removes the
+    returned gate file; returned once it is in there."""
     _write_project(root, database, 1)
     gate = root / "hold"
     gate.touch()
-    # The holder stays inside its migration until the test removes the gate.
     (root / "m001.py").write_text((root / "m001.py").read_text().replace(
         "    time.sleep(0.0)\n",
         f"    while os.path.exists({str(gate)!r}):\n        time.sleep(0.02)\n"))
     holder = _start(root)
+    deadline = time.monotonic() + 30
+    while not (root / "runs.log").exists():
+        if time.monotonic() >= deadline or holder.poll() is not None:
+            gate.unlink()
+            raise AssertionError(holder.communicate())
+        time.sleep(0.05)
+    return holder, gate
+
+
+def test_a_runner_waits_for_the_lock_and_gives_up_with_status_3(tmp_path, database):
+    root = tmp_path / "app"
+    holder, gate = _holder_inside_its_migration(root, database)
     try:
-        deadline = time.monotonic() + 30
-        while not (root / "runs.log").exists():  # the holder is inside its migration
-            assert time.monotonic() < deadline and holder.poll() is None, holder.communicate()
-            time.sleep(0.05)
         waiter = _run(root, "--lock-timeout", "0.5")
     finally:
         gate.unlink()
@@ -178,18 +186,8 @@ def test_a_second_sigint_during_a_statement_stops_the_run_cleanly(tmp_path, data
 def test_unlock_refuses_a_live_runner_and_force_breaks_its_lock(tmp_path, postgresql_database):
     database = postgresql_database
     root = tmp_path / "app"
-    _write_project(root, database, 1)
-    gate = root / "hold"
-    gate.touch()
-    (root / "m001.py").write_text((root / "m001.py").read_text().replace(
-        "    time.sleep(0.0)\n",
-        f"    while os.path.exists({str(gate)!r}):\n        time.sleep(0.02)\n"))
-    holder = _start(root)
+    holder, gate = _holder_inside_its_migration(root, database)
     try:
-        deadline = time.monotonic() + 30
-        while not (root / "runs.log").exists():
-            assert time.monotonic() < deadline and holder.poll() is None, holder.communicate()
-            time.sleep(0.05)
         refused = _run(root, "unlock")
         assert refused.returncode == 3, refused.stderr
         assert f"(pid {holder.pid})" in refused.stderr and "unlock left it in place" in refused.stderr
