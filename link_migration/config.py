@@ -15,6 +15,7 @@ from .importer import import_dotted, import_file, private_module_name
 
 CONFIG_ENV = "LINK_MIGRATION_CONFIG"
 DEFAULT_LOCK_TIMEOUT = 60.0
+DEFAULT_LEASE_TERM = 30.0  # seconds: LOCK_LEASE, how long a SQL store's lock outlives its last renewal
 _ABSENT = object()
 
 

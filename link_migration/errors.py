@@ -50,6 +50,13 @@ class DatabaseBusyError(StoreError):
     exit_code = 3
 
 
+class LeaseLostError(StoreError):
+    """Another runner (or ``unlock``) broke this run's lock: its lease went unrenewed for a
+    whole term, or an operator forced it. The run must not take another step."""
+
+    exit_code = 3
+
+
 class MigrationError(LinkMigrationError):
     """A migration ran and failed, or ran and its version could not be recorded."""
 

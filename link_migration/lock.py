@@ -52,6 +52,11 @@ class Lock(Protocol):
         running on this host keeps its lock unless ``force``."""
         ...
 
+    def break_expired(self, holder: LockHolder) -> bool:
+        """Break ``holder``'s lease, watched unrenewed for its whole term, unless it was
+        renewed in the meantime; whether it was broken. Only leases (``holder.renewed``)."""
+        ...
+
 
 def me_now() -> LockHolder:
     """The holder this process would be. ``since`` to the microsecond also tells apart two
@@ -118,8 +123,10 @@ def held(
     that cannot be given back is a warning: it must not hide how the run itself ended.
     """
     me = me_now()
-    deadline = clock() + timeout
+    started = clock()
+    deadline = started + timeout
     told = False
+    watched: tuple[LockHolder, float] | None = None  # a lease, and since when it is unchanged
     while True:
         holder = lock.try_acquire(me)
         if holder is None:
@@ -128,16 +135,26 @@ def held(
             warn(f"broke the lock of {holder}: that process no longer runs")
             lock.release(holder)
             continue
+        now = clock()
+        if watched is None or watched[0] != holder:
+            watched = (holder, now)
+        elif holder.renewed and now - watched[1] >= holder.term:
+            if lock.break_expired(holder):
+                warn(f"broke the lock of {holder}: its lease went unrenewed for {now - watched[1]:.0f} s (its term is "
+                     f"{holder.term:g} s), so that run has stopped or lost the database")
+            watched = None
+            continue
         if not told:
             import random  # only when waiting: spreads the polls of runners started together
 
             on_wait(f"waiting for the lock on {lock.describe()}, held by {holder} "
                     f"(up to {timeout:g} s)")
             told = True
-        remaining = deadline - clock()
+        remaining = deadline - now
         if remaining <= 0:
             raise LockTimeout(
-                f"the lock on {lock.describe()} is held by {holder}; gave up after {timeout:g} s",
+                f"the lock on {lock.describe()} is held by {holder}; gave up after "
+                f"{timeout:g} s{_lease_news(holder, now - watched[1])}",
                 f"Wait for that run to end, or give a longer {wording.lock_timeout}. If it is "
                 f"gone, {wording.unlock} breaks the lock.",
             )
@@ -149,6 +166,16 @@ def held(
             lock.release(me)
         except Exception as exc:
             warn(f"could not release the lock on {lock.describe()}: {exc}")
+
+
+def _lease_news(holder: LockHolder, unchanged_for: float) -> str:
+    """What the wait saw of ``holder``'s lease, for the message of a wait that gave up."""
+    if not holder.renewed:
+        return ""  # no lease: a file lock, conf.py's own, or a row of an earlier link-migration
+    if unchanged_for < holder.term / 2:
+        return ": its lease is being renewed, so that run is still at work"
+    return (f": its lease was not renewed in the {unchanged_for:.0f} s watched; a runner "
+            f"breaks it once it has gone unrenewed for {holder.term:g} s, its term")
 
 
 def _is_dead(holder: LockHolder) -> bool:
@@ -178,18 +205,39 @@ def _running(pid: int) -> bool:
 
 def _held_for(holder: LockHolder) -> str:
     """How long ``holder`` has had the lock, in words, from its ``since``."""
+    seconds = _age(holder.since)
+    return "for an unknown time" if seconds is None else f"for {_duration(seconds)}"
+
+
+def _lease_age(holder: LockHolder) -> str:
+    """When ``holder`` last renewed its lease, by its clock and ours, for ``unlock``."""
+    if not holder.renewed:
+        return ""
+    seconds = _age(holder.renewed)
+    if seconds is None:
+        return f"; lease term {holder.term:g} s"
+    return f"; lease renewed {_duration(seconds)} ago, term {holder.term:g} s"
+
+
+def _age(timestamp: str) -> int | None:
+    """Seconds from a UTC timestamp that a store holds to now, None if it is not one."""
     from datetime import datetime, timezone
 
     try:
-        since = datetime.fromisoformat(holder.since)
+        then = datetime.fromisoformat(timestamp)
     except ValueError:
-        return "for an unknown time"
-    seconds = int((datetime.now(timezone.utc) - since).total_seconds())
+        return None
+    if then.tzinfo is None:
+        then = then.replace(tzinfo=timezone.utc)
+    return int((datetime.now(timezone.utc) - then).total_seconds())
+
+
+def _duration(seconds: int) -> str:
     if seconds < 120:
-        return f"for {max(seconds, 0)} s"
+        return f"{max(seconds, 0)} s"
     if seconds < 7200:
-        return f"for {seconds // 60} min"
-    return f"for {seconds // 3600} h {seconds % 3600 // 60} min"
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 class RowLock:
@@ -207,15 +255,19 @@ class RowLock:
     def release(self, me: LockHolder) -> None:
         self._store.unlock(me)
 
+    def break_expired(self, holder: LockHolder) -> bool:
+        return self._store.break_expired(holder)
+
     def break_lock(self, force: bool = False) -> str:
         holder = self._store.lock_holder()
         if holder is None:
             return f"No lock is held on {self.describe()}."
         here = holder.host == this_host() and bool(holder.pid)
         alive = here and holder.pid != os.getpid() and _running(holder.pid)
+        held_for = _held_for(holder) + _lease_age(holder)
         if alive and not force:
             raise LockTimeout(
-                f"the lock on {self.describe()} is held by {holder} ({_held_for(holder)}), "
+                f"the lock on {self.describe()} is held by {holder} ({held_for}), "
                 f"a process that is running on this host (pid {holder.pid}): unlock left it "
                 "in place",
                 "Wait for that run to end, or stop it. Breaking the lock of a live run (with "
@@ -225,7 +277,7 @@ class RowLock:
         state = (" It is still running." if alive
                  else " That process no longer runs." if here
                  else " It ran on another host, so whether it still runs cannot be told here.")
-        return f"Broke the lock on {self.describe()}, held by {holder} ({_held_for(holder)}).{state}"
+        return f"Broke the lock on {self.describe()}, held by {holder} ({held_for}).{state}"
 
 
 class FileLock:
@@ -264,6 +316,9 @@ class FileLock:
             raise
         self._descriptor = descriptor
         return None
+
+    def break_expired(self, holder: LockHolder) -> bool:
+        return False  # the kernel ends the lock with its process: nothing to expire
 
     def release(self, me: LockHolder) -> None:
         descriptor, self._descriptor = self._descriptor, None
@@ -452,6 +507,9 @@ class UserLock:
 
     def release(self, me: LockHolder) -> None:
         self._call(self._release, "release_lock")
+
+    def break_expired(self, holder: LockHolder) -> bool:
+        return False  # conf.py's lock expires as conf.py decides
 
     def break_lock(self, force: bool = False) -> str:
         self._call(self._release, "release_lock")

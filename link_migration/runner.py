@@ -15,6 +15,7 @@ from .discovery import Catalogue, Migration, MigrationLoader
 from .errors import (
     DiscoveryError,
     Interrupted,
+    LeaseLostError,
     MigrationError,
     RunInterrupted,
     StoreError,
@@ -145,6 +146,8 @@ def run_plan(
                         interrupt.signum, step, version, completed, total, recording=ran,
                         aftermath=aftermath, wording=wording,
                     ) from None
+                except LeaseLostError as exc:
+                    raise _lease_lost(exc, step, version, completed, total, ran=ran) from None
                 except StoreError as exc:
                     if not ran and not completed:
                         raise  # nothing has changed: a plain store error, status 2
@@ -159,6 +162,19 @@ def run_plan(
     except Interrupted as interrupt:  # between two steps: every completed one is recorded
         raise _stopped(interrupt.signum, version, completed, total) from None
     return RunResult(plan, tuple(completed), version, clock() - started, fake, store=store.describe())
+
+
+def _lease_lost(exc: LeaseLostError, step: Step, version: int, completed: list[Step],
+                total: int, *, ran: bool) -> LeaseLostError:
+    """The run lost its lock (SPEC 12): it stops, saying where, with the lock's status 3."""
+    migration = f"migration {step.migration.version} ({step.direction}) in {step.migration.path}"
+    where = (f"{migration} was not recorded" if ran
+             else f"stopped before {migration}")
+    return LeaseLostError(
+        f"{where}, after {len(completed)} of {total} migrations; the store holds version "
+        f"{version}: {exc.message}",
+        exc.hint,
+    )
 
 
 def _store_failed(

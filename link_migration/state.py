@@ -42,12 +42,17 @@ class LogEntry(NamedTuple):
 
 
 class LockHolder(NamedTuple):
-    """Who holds a store's lock: ``owner`` is ``user@host:pid``."""
+    """Who holds a store's lock: ``owner`` is ``user@host:pid``. A SQL store's lock is a
+    lease (SPEC 12): ``renewed`` changes each time its holder renews it, and a lease left
+    unrenewed for ``term`` seconds may be broken. Locks that are no lease (files, conf.py's
+    own, rows of an earlier link-migration) have no ``renewed``."""
 
     owner: str
     host: str
     pid: int
     since: str
+    renewed: str = ""
+    term: float = 0.0
 
     def __str__(self) -> str:
         return f"{self.owner} since {self.since}" if self.since else self.owner

@@ -273,7 +273,7 @@ def test_unlock_breaks_a_lock_row_by_hand_and_says_whose(tmp_path):
     assert _run(root).returncode == 0
     with sqlite3.connect(root / "app.db") as connection:
         connection.execute(
-            "INSERT INTO link_migration_lock VALUES (1, 'ops@elsewhere:42', 'elsewhere', 42, 'then')"
+            "INSERT INTO link_migration_lock (id, owner, host, pid, since) VALUES (1, 'ops@elsewhere:42', 'elsewhere', 42, 'then')"
         )
     blocked = _run(root, "--down", "--lock-timeout", "0.2")
     assert blocked.returncode == 3
@@ -296,7 +296,7 @@ def test_lock_row_of_a_dead_process_on_this_host_is_broken_with_a_warning(tmp_pa
                           capture_output=True, text=True).stdout.strip()
     with sqlite3.connect(root / "app.db") as connection:
         connection.execute(
-            "INSERT INTO link_migration_lock VALUES (1, ?, ?, ?, 'then')",
+            "INSERT INTO link_migration_lock (id, owner, host, pid, since) VALUES (1, ?, ?, ?, 'then')",
             (f"ghost@{socket.gethostname()}:{dead}", this_host(), int(dead)),
         )
     result = _run(root, "--lock-timeout", "0")

@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
+from ..config import DEFAULT_LEASE_TERM
 from ..errors import ConfigError, StoreError
 from ..importer import user_location
 from .base import parse_version
@@ -106,17 +107,18 @@ def _sql_store(config: Config, busy_timeout: float) -> SqlStore:
             f"tables, not {', '.join(tables.values())}",
             "Give each its own name.",
         )
+    options: dict[str, Any] = dict(tables, lease_term=_lease_term(config))
     if url is not None and url.kind != "sqlite":
-        return SqlStore(url.connector(), url.redacted(), **tables)
+        return SqlStore(url.connector(), url.redacted(), **options)
     if sqlite:
         path = (_store_path(config, "DATABASE") if url is None
                 else _checked_path(url.sqlite_path(config.folder), "DATABASE_URL", config))
         return SqlStore(
-            lambda: _connect_sqlite(path, busy_timeout),
+            _sqlite_connector(path, busy_timeout),
             f"SQLite database {path}",
             database_file=path,
             busy_timeout=busy_timeout,
-            **tables,
+            **options,
         )
     get_connection = config.get("get_connection")
     if not callable(get_connection):
@@ -154,14 +156,37 @@ def _sql_store(config: Config, busy_timeout: float) -> SqlStore:
         f"the database of get_connection() in {conf_name}",
         paramstyle=paramstyle,
         owns_connection=False,
-        **tables,
+        **options,
     )
 
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def _connect_sqlite(path: Path, busy_timeout: float) -> sqlite3.Connection:
+def _sqlite_connector(path: Path, busy_timeout: float) -> Callable[[], sqlite3.Connection]:
+    """Opens the database; the file is checked at the first opening only. Later ones (the
+    lease's thread, a connection replaced after a cancel) must not open and close the file
+    themselves: closing any descriptor of a file drops every POSIX lock this process holds on
+    it, the write lock of our other connection included, and SQLite would then let another
+    process write under that connection's feet."""
+    checked = False
+
+    def connect() -> sqlite3.Connection:
+        nonlocal checked
+        if not checked:
+            _check_sqlite_file(path)
+            checked = True
+        try:
+            return sqlite3.connect(str(path), timeout=busy_timeout)
+        except sqlite3.Error as exc:
+            raise StoreError(
+                f"cannot open the SQLite database {path}: {exc}", "Check the path and permissions."
+            ) from None
+
+    return connect
+
+
+def _check_sqlite_file(path: Path) -> None:
     # SQLite takes a 1-byte file for an empty database and would overwrite it: check first.
     try:
         with open(path, "rb") as existing:
@@ -184,12 +209,23 @@ def _connect_sqlite(path: Path, busy_timeout: float) -> sqlite3.Connection:
             "SQLite database",
             "Point DATABASE at the database itself, or link to an existing SQLite database.",
         )
-    try:
-        return sqlite3.connect(str(path), timeout=busy_timeout)
-    except sqlite3.Error as exc:
-        raise StoreError(
-            f"cannot open the SQLite database {path}: {exc}", "Check the path and permissions."
-        ) from None
+
+
+_LEASE_LIMITS = (1.0, 86400.0)
+
+
+def _lease_term(config: Config) -> float:
+    """LOCK_LEASE: seconds a SQL store's lock outlives its holder's last renewal (SPEC 12)."""
+    value = config.get("LOCK_LEASE", DEFAULT_LEASE_TERM)
+    low, high = _LEASE_LIMITS
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise ConfigError(
+            f"LOCK_LEASE in {config.path} is {value!r}; it must be a number of seconds from "
+            f"{low:g} to {high:g}",
+            f"The default, {DEFAULT_LEASE_TERM:g}, suits most databases: the lock of a run that "
+            "stopped renewing it is broken that long after.",
+        )
+    return float(value)
 
 
 def _database_url(config: Config) -> DatabaseUrl:

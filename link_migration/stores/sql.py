@@ -11,17 +11,20 @@ import contextlib
 import sqlite3
 import sys
 import time
-TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
+from ..config import DEFAULT_LEASE_TERM
 from ..dialects import dialect_for
 from ..errors import (
     ConfigError,
     DatabaseBusyError,
+    LeaseLostError,
     StoreError,
     TransactionEndedError,
     UncertainCommitError,
 )
 from .base import utc_timestamp, who_am_i
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
     from ..dialects.generic import Dialect
     from ..discovery import Migration
+    from ..lease import Lease
     from ..plan import Step
     from ..state import AppliedMigration, LockHolder, LogEntry, StoreState
 
@@ -44,9 +48,10 @@ LOG_COLUMNS = (
 )
 
 # The format of the store's own tables. 1: versions in INTEGER columns (32 bits on PostgreSQL
-# and MySQL); 2: versions in 64-bit columns. Kept in row 0 of the lock table (row 1 is the
-# lock), so that each later change of these tables can upgrade the ones it finds, once.
-STORE_FORMAT = 2
+# and MySQL); 2: versions in 64-bit columns; 3: the lock row is a lease (renewed, term_ms).
+# Kept in row 0 of the lock table (row 1 is the lock), so that each later change of these
+# tables can upgrade the ones it finds, once.
+STORE_FORMAT = 3
 _FORMAT_ROW = 0
 _LOCK_ROW = 1
 
@@ -69,13 +74,19 @@ _CREATE_LOG = """CREATE TABLE {table} (
     logged_by VARCHAR(255) NOT NULL
 )"""
 
-LOCK_COLUMNS = ("id", "owner", "host", "pid", "since")
+# The lock table of formats 1 and 2, and the two columns format 3 adds to make its row a
+# lease. They may be NULL: a row that an earlier link-migration wrote is no lease.
+_LOCK_COLUMNS_BEFORE_LEASES = ("id", "owner", "host", "pid", "since")
+_LEASE_COLUMNS = (("renewed", "VARCHAR(40)"), ("term_ms", "INTEGER"))
+LOCK_COLUMNS = _LOCK_COLUMNS_BEFORE_LEASES + tuple(name for name, _ in _LEASE_COLUMNS)
 _CREATE_LOCK = """CREATE TABLE {table} (
     id INTEGER NOT NULL PRIMARY KEY,
     owner VARCHAR(255) NOT NULL,
     host VARCHAR(255) NOT NULL,
     pid INTEGER NOT NULL,
-    since VARCHAR(40) NOT NULL
+    since VARCHAR(40) NOT NULL,
+    renewed VARCHAR(40),
+    term_ms INTEGER
 )"""
 
 PARAMSTYLES = ("qmark", "numeric", "named", "format", "pyformat")
@@ -101,6 +112,7 @@ class SqlStore:
         owns_connection: bool = True,
         clock: Callable[[], str] = utc_timestamp,
         busy_timeout: float | None = None,
+        lease_term: float = DEFAULT_LEASE_TERM,
     ) -> None:
         self._connect = connect
         self._busy_timeout = busy_timeout  # how long connect() waits on a busy database
@@ -125,6 +137,10 @@ class SqlStore:
         self._cache_size: int | None = None
         self._transaction_token: object = None  # what begin() said of the step's transaction
         self._step_open = False  # whether that transaction is still the store's to end
+        self._lease_term = lease_term
+        self._lease: Lease | None = None  # ours, while we hold the lock row
+        self._lock_has_lease = True  # False for a lock table of format 1 or 2, until upgraded
+        self._format = 0  # the format the tables were found in, once _ensure_tables() looked
 
     def describe(self) -> str:
         return self._description
@@ -203,6 +219,7 @@ class SqlStore:
     @contextlib.contextmanager
     def applying(self, step: Step, *, transactional: bool, fake: bool) -> Iterator[Any]:
         connection = self._open()
+        self._check_lease()
         self._ensure_tables()
         self._full_cache()
         dialect = self._dialect
@@ -247,6 +264,7 @@ class SqlStore:
                 self._set_autocommit(original, False)
                 self._begin()
             self._record_step(step, time.perf_counter() - started, fake, transactional)
+            self._fence(transactional or fake)
             self._commit(fake, transactional)
             self._next_seq = (self._next_seq or 0) + 1
         except BaseException:
@@ -395,7 +413,8 @@ class SqlStore:
     # -- the lock row (SPEC 7) -------------------------------------------------------------
 
     def try_lock(self, holder: LockHolder) -> LockHolder | None:
-        """Take the lock row for ``holder`` in its own committed transaction.
+        """Take the lock row for ``holder`` in its own committed transaction, as a lease
+        that a thread renews from then on (see link_migration.lease).
 
         Returns None when taken, else whoever holds it. An insert that fails while no one
         holds the row is a real error (a read-only database, say), once a few tries have
@@ -405,8 +424,9 @@ class SqlStore:
         # Tables of someone else's under our names: say so before creating anything.
         self._table_exists(self.history_table, HISTORY_COLUMNS)
         self._table_exists(self.log_table, LOG_COLUMNS)
-        self._ensure_table(self.lock_table, LOCK_COLUMNS, _CREATE_LOCK)
+        self._ensure_lock_table()
         attempts_left = 3
+        term_ms = max(1, round(self._lease_term * 1000))
         while True:
             current = self.lock_holder()
             if current is not None:
@@ -415,11 +435,11 @@ class SqlStore:
                 self._begin()
                 self._execute(
                     f"INSERT INTO {self._lock} ({', '.join(LOCK_COLUMNS)}) "
-                    "VALUES ({}, {}, {}, {}, {})",
-                    (_LOCK_ROW, holder.owner, holder.host, holder.pid, holder.since),
+                    "VALUES ({}, {}, {}, {}, {}, {}, {})",
+                    (_LOCK_ROW, holder.owner, holder.host, holder.pid, holder.since,
+                     holder.since, term_ms),
                 )
                 self._connection.commit()
-                return None
             except DatabaseBusyError:
                 self._rollback_quietly()
                 raise
@@ -428,6 +448,9 @@ class SqlStore:
                 attempts_left -= 1
                 if not attempts_left:
                     raise
+                continue
+            self._keep_lease(holder._replace(renewed=holder.since, term=term_ms / 1000))
+            return None
 
     def lock_holder(self) -> LockHolder | None:
         from ..state import LockHolder
@@ -435,15 +458,17 @@ class SqlStore:
         if self._database_file is not None and not self._database_file.exists():
             return None  # `unlock` on a fresh project must not create the database
         self._open()
-        if not self._table_exists(self.lock_table, LOCK_COLUMNS):
+        if not self._table_exists(self.lock_table, LOCK_COLUMNS, _LOCK_COLUMNS_BEFORE_LEASES):
             return None
+        lease = "renewed, term_ms" if self._lock_has_lease else "NULL, NULL"
         rows = self._query(
-            f"SELECT owner, host, pid, since FROM {self._lock} WHERE id = {{}}", (_LOCK_ROW,)
+            f"SELECT owner, host, pid, since, {lease} FROM {self._lock} WHERE id = {{}}",
+            (_LOCK_ROW,),
         )
         self._end_read(self._connection)
         if not rows:
             return None
-        owner, host, pid, since = rows[0]
+        owner, host, pid, since, renewed, term_ms = rows[0]
         if not isinstance(pid, int):
             try:
                 pid = int(pid)
@@ -453,10 +478,20 @@ class SqlStore:
                     f"pid {pid!r}, which is not a process number",
                     "The row was edited by hand: breaking the lock (unlock) removes it.",
                 ) from None
-        return LockHolder(str(owner), str(host), pid, str(since))
+        try:
+            term = float(term_ms) / 1000 if renewed is not None and term_ms else 0.0
+        except (TypeError, ValueError):
+            term = 0.0  # edited by hand: no lease we can judge, so one never broken by itself
+        return LockHolder(str(owner), str(host), pid, str(since),
+                          "" if term == 0.0 else str(renewed), term)
 
     def unlock(self, holder: LockHolder) -> None:
         """Delete the lock row if ``holder`` still has it."""
+        lease = self._lease
+        if lease is not None and lease.holder.since == holder.since \
+                and lease.holder.owner == holder.owner:
+            lease.stop()
+            self._lease = None
         if self._connection is None and self._database_file is not None:
             if not self._database_file.exists():
                 return
@@ -472,7 +507,118 @@ class SqlStore:
             self._rollback_quietly()
             raise
 
+    def break_expired(self, holder: LockHolder) -> bool:
+        """Delete ``holder``'s lock row if its lease still has the ``renewed`` value we
+        watched for a whole term: a holder that renewed meanwhile keeps it. Whether the row
+        was deleted."""
+        self._open()
+        self._begin()
+        try:
+            cursor = self._execute(
+                f"DELETE FROM {self._lock} WHERE id = {{}} AND owner = {{}} AND since = {{}} "
+                "AND renewed = {}",
+                (_LOCK_ROW, holder.owner, holder.since, holder.renewed),
+            )
+            deleted = cursor.rowcount == 1
+            self._connection.commit()
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        return deleted
+
+    # -- the lease (link_migration.lease) ----------------------------------------------------
+
+    def _keep_lease(self, holder: LockHolder) -> None:
+        from ..lease import Lease
+
+        self._lease = Lease(holder, holder.term, self._renew_on, self._lease_connection)
+        self._lease.start()
+
+    def _lease_connection(self) -> Any:
+        """A connection for the lease thread: a new one, or None when the store can have no
+        second one (a connection given to the API, or a get_connection() that returns the
+        same connection each time)."""
+        connection = self._connect()
+        if connection is self._connection:
+            return None
+        return connection
+
+    def _renew_on(self, connection: Any) -> bool:
+        """Renew the lease on ``connection``, in a transaction of its own: whether the row was
+        still ours. Called from the lease thread, with its own connection, or between steps
+        with the store's."""
+        sql, parameters = self._statement(*self._renewal())
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            still_ours = cursor.rowcount == 1
+            connection.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                connection.rollback()
+            raise
+        return still_ours
+
+    def _check_lease(self) -> None:
+        """Before a step: stop if the lease was lost, and renew it here if the thread cannot
+        or has fallen behind. Costs nothing while the thread keeps up."""
+        lease = self._lease
+        if lease is None:
+            return
+        if not lease.lost and lease.due():
+            started = time.monotonic()
+            try:
+                lease.renewed(started, self._renew_on(self._connection))
+            except Exception as exc:
+                raise StoreError(
+                    f"cannot renew the lock's lease on {self._description}: {_describe(exc)}",
+                    "Check the database; run again once it answers.",
+                ) from exc
+        if lease.lost:
+            raise self._lease_lost()
+
+    def _fence(self, transactional: bool) -> None:
+        """Just before a transactional step commits: if the lease may have run out, renew it
+        inside the step's transaction, so that the step commits only if the lock is still
+        ours (and a runner breaking it meanwhile waits for our commit, then sees it renewed).
+        """
+        lease = self._lease
+        if lease is None or not lease.at_risk():
+            return
+        dialect = self._dialect
+        if not transactional or dialect is None or not dialect.transactional_ddl:
+            return  # what the step did is in place: recording it is the truth, so record it
+        started = time.monotonic()
+        still_ours = self._execute(*self._renewal()).rowcount == 1
+        lease.renewed(started, still_ours)
+        if not still_ours:
+            self._rollback_quietly()
+            raise self._lease_lost(rolled_back=True)
+
+    def _renewal(self) -> tuple[str, tuple[Any, ...]]:
+        """The statement that renews our lease: a new ``renewed`` value, on our row only."""
+        lease = self._lease
+        assert lease is not None
+        return (f"UPDATE {self._lock} SET renewed = {{}} WHERE id = {{}} AND owner = {{}} "
+                "AND since = {}",
+                (self._clock(), _LOCK_ROW, lease.holder.owner, lease.holder.since))
+
+    def _lease_lost(self, rolled_back: bool = False) -> LeaseLostError:
+        lease = self._lease
+        term = f"{lease.term:g} s" if lease is not None else "its term"
+        return LeaseLostError(
+            f"the lock on {self._description} (table {self.lock_table}) is no longer this "
+            f"run's: another runner broke it after its lease went unrenewed for {term}, or "
+            "an operator ran unlock --force"
+            + ("; the migration's changes were rolled back" if rolled_back else ""),
+            "Another run may be migrating this database now: see status once it is done. "
+            f"If renewing is slow on this database, give a longer LOCK_LEASE in conf.py.",
+        )
+
     def close(self) -> None:
+        if self._lease is not None:
+            self._lease.stop()
+            self._lease = None
         if self._connection is not None and self._owns_connection:
             self._connection.close()
         self._connection = None
@@ -567,12 +713,13 @@ class SqlStore:
         store, under the lock, before the first step."""
         if self._tables_ready:
             return
-        self._ensure_table(self.lock_table, LOCK_COLUMNS, _CREATE_LOCK)
+        self._ensure_lock_table()
         history = self._table_exists(self.history_table, HISTORY_COLUMNS)
         log = self._table_exists(self.log_table, LOG_COLUMNS)
         rows = self._query(f"SELECT pid FROM {self._lock} WHERE id = {{}}", (_FORMAT_ROW,))
         self._end_read(self._connection)
         found = self._version_of(rows[0][0], self.lock_table) if rows else (1 if history else 0)
+        self._format = found
         if found > STORE_FORMAT:
             raise StoreError(
                 f"the tables of {self._description} are in format {found}, from a newer "
@@ -589,10 +736,11 @@ class SqlStore:
         dialect = self._dialect
         assert dialect is not None
         types = {"version_type": dialect.version_type}
+        from_format_1 = upgrade and self._format == 1
         widening = [statement for table, columns in ((self._history, ("version",)),
                                                      (self._log, ("seq", "version")))
-                    for statement in dialect.widen(table, columns)] if upgrade else []
-        if upgrade and not widening and not dialect.integer_is_64_bit:
+                    for statement in dialect.widen(table, columns)] if from_format_1 else []
+        if from_format_1 and not widening and not dialect.integer_is_64_bit:
             return  # a database we cannot widen: its tables stay in format 1, as they are
         try:
             self._begin()
@@ -604,7 +752,8 @@ class SqlStore:
                 self._run(statement, ())
             self._execute(f"DELETE FROM {self._lock} WHERE id = {{}}", (_FORMAT_ROW,))
             self._execute(
-                f"INSERT INTO {self._lock} ({', '.join(LOCK_COLUMNS)}) VALUES ({{}}, {{}}, {{}}, {{}}, {{}})",
+                f"INSERT INTO {self._lock} ({', '.join(_LOCK_COLUMNS_BEFORE_LEASES)}) "
+                "VALUES ({}, {}, {}, {}, {})",
                 (_FORMAT_ROW, "link-migration store format", "", STORE_FORMAT, self._clock()),
             )
             if widening:  # worth a line in the log: the tables changed
@@ -623,6 +772,33 @@ class SqlStore:
                 return  # another runner (under a lock of conf.py's) created them meanwhile
             raise
 
+    def _ensure_lock_table(self) -> None:
+        """The lock table, created, or given the lease columns of format 3 if it is older.
+        Before the lock is held, since taking it writes them; adding a column that another
+        runner added at the same moment is fine."""
+        if not self._table_exists(self.lock_table, LOCK_COLUMNS, _LOCK_COLUMNS_BEFORE_LEASES):
+            self._ensure_table(self.lock_table, LOCK_COLUMNS, _CREATE_LOCK)
+            return
+        if self._lock_has_lease:
+            return
+        failure: StoreError | None = None
+        for column, kind in _LEASE_COLUMNS:
+            try:
+                self._begin()
+                self._run(f"ALTER TABLE {self._lock} ADD COLUMN {column} {kind}", None)
+                self._connection.commit()
+            except StoreError as exc:  # perhaps added by another runner at the same moment
+                self._rollback_quietly()
+                failure = exc
+        self._existing.discard(self.lock_table)
+        self._table_exists(self.lock_table, LOCK_COLUMNS, _LOCK_COLUMNS_BEFORE_LEASES)
+        if not self._lock_has_lease:
+            raise StoreError(
+                f"cannot add the lease columns to table {self.lock_table} in "
+                f"{self._description}: {failure.message if failure else 'they are missing'}",
+                "Check the database and its permissions.",
+            )
+
     def _ensure_table(self, table: str, columns: Sequence[str], create: str) -> None:
         """Create ``table`` unless it exists; another runner creating it at the same moment
         is fine."""
@@ -639,10 +815,12 @@ class SqlStore:
             if not self._table_exists(table, columns):
                 raise
 
-    def _table_exists(self, table: str, expected: Sequence[str]) -> bool:
+    def _table_exists(self, table: str, expected: Sequence[str],
+                      older: Sequence[str] = ()) -> bool:
         """Whether ``table`` exists, from the catalog where the dialect can ask it; StoreError
-        when it exists with other columns, or cannot be read (SPEC: a history that cannot be
-        read is an error, never version 0)."""
+        when it exists with other columns than ``expected`` (or, for the lock table, the
+        ``older`` ones of an earlier format), or cannot be read (SPEC: a history that cannot
+        be read is an error, never version 0)."""
         if table in self._existing:
             return True
         dialect = self._dialect
@@ -670,7 +848,9 @@ class SqlStore:
                 return False
             raise self._unreadable(exc, table) from None
         columns = tuple(d[0].lower() for d in cursor.description or ())
-        if set(columns) != set(expected):
+        if older and set(columns) in (set(expected), set(older)):
+            self._lock_has_lease = set(columns) == set(expected)
+        elif set(columns) != set(expected):
             raise StoreError(
                 f"table {table} in {self._description} has columns ({', '.join(columns)}), "
                 f"not the ones link-migration keeps ({', '.join(expected)})",
@@ -795,14 +975,23 @@ class SqlStore:
 
     def _execute(self, template: str, values: Sequence[Any]) -> Any:
         """Run ``template`` with ``{}`` marking each parameter, in the driver's paramstyle."""
+        return self._run(*self._statement(template, values))
+
+    def _statement(self, template: str, values: Sequence[Any]) -> tuple[str, Any]:
+        """``template`` in the driver's paramstyle, and its parameters as the driver takes
+        them: None without values, so that a % in the SQL is just a %."""
         sql, parameters = bind(self._paramstyle or "qmark", template, values)
-        return self._run(sql, parameters if values else None)
+        return sql, self._parameters(parameters) if values else None
+
+    def _parameters(self, values: Any) -> Any:
+        if isinstance(values, tuple) and self._paramstyle in ("named", "pyformat"):
+            return {f"p{i}": value for i, value in enumerate(values)}
+        return values
 
     def _run(self, sql: str, parameters: Any) -> Any:
         """Run ``sql``, whose placeholders are in the driver's paramstyle already; without
         parameters, the driver is given none, so that a % in the SQL is just a %."""
-        if isinstance(parameters, tuple) and self._paramstyle in ("named", "pyformat"):
-            parameters = {f"p{i}": value for i, value in enumerate(parameters)}
+        parameters = self._parameters(parameters)
         cursor = self._dialect.cursor()
         try:
             if parameters is None:

@@ -315,7 +315,7 @@ def test_a_lock_row_with_a_pid_that_is_no_number_is_named(project, database):
     database.execute("ALTER TABLE link_migration_lock "
                      + ("ALTER COLUMN pid TYPE TEXT" if database.kind == "postgresql"
                         else "MODIFY pid VARCHAR(20) NOT NULL"))
-    database.execute("INSERT INTO link_migration_lock VALUES (1, 'x@y:z', 'y', 'abc', 'now')")
+    database.execute("INSERT INTO link_migration_lock (id, owner, host, pid, since) VALUES (1, 'x@y:z', 'y', 'abc', 'now')")
     for command in (["unlock"], []):
         assert_error(project.run(*command), "link_migration_lock", "'abc'")
 
