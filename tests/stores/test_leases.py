@@ -350,3 +350,18 @@ def test_a_bad_lock_lease_is_refused(project, value):
     project.add_migration(1)
     assert_error(project.run(), "LOCK_LEASE", "conf.py", "from 1 to 86400")
     assert project.log() == [] and not (project.root / "app.db").exists()
+
+
+def test_a_lock_table_of_format_2_gains_the_lease_columns_on_a_server(tmp_path, database):
+    root = tmp_path / "app"
+    store = _server(database)
+    _project(root, store, {1: "context.execute('INSERT INTO done VALUES (1)')\n"})
+    database.execute(
+        "CREATE TABLE link_migration_lock (id INTEGER NOT NULL PRIMARY KEY, owner VARCHAR(255) "
+        "NOT NULL, host VARCHAR(255) NOT NULL, pid INTEGER NOT NULL, since VARCHAR(40) NOT NULL)")
+    database.execute("INSERT INTO link_migration_lock VALUES "
+                     "(0, 'link-migration store format', '', 2, '2026-01-01')")
+    assert _run(root).returncode == 0
+    assert store.history() == store.done() == [1]
+    assert store.query("SELECT pid FROM link_migration_lock WHERE id = 0") == [(3,)]
+    assert store.query("SELECT renewed, term_ms FROM link_migration_lock") == [(None, None)]
