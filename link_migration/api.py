@@ -182,7 +182,8 @@ class Migrator:
             catalogue, _ = self._discover()
             state = store.read_state(catalogue.migrations)
             rows = migration_states(catalogue.migrations, state)
-            return Status(store.describe(), state.current, tuple(rows), catalogue.skipped)
+            return Status(store.describe(), state.current, tuple(rows), catalogue.skipped,
+                          catalogue.unsupported)
 
     def current(self) -> int:
         with self._opened() as store:
@@ -210,7 +211,8 @@ class Migrator:
         from .state import problems
 
         status = status or self.status()
-        return problems(status.migrations, [p.name for p in status.skipped])
+        return problems(status.migrations, [p.name for p in status.skipped],
+                        [p.name for p in status.unsupported])
 
     def describe_store(self) -> str:
         """The store conf.py names, in words, without opening it."""
@@ -302,6 +304,8 @@ class Migrator:
         catalogue = discover(folder, loader, exclude=[self.config.path])
         for path in catalogue.skipped:
             self._warn(f"skipped {path}: it has no `version`, so it is not a migration")
+        for path in catalogue.unsupported:
+            self._warn(f"skipped {path}: Flyway's repeatable migrations are not supported")
         return catalogue, loader
 
     def _warn_modified(self, catalogue: Catalogue, state: StoreState) -> None:

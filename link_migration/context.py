@@ -8,10 +8,6 @@ from .dialects import dialect_for
 from .discovery import Migration
 from .errors import StoreError
 
-TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
-
-if TYPE_CHECKING:
-    from .sqlscript import Statement
 
 class MigrationContext:
     """What a running migration may want to know.
@@ -96,7 +92,8 @@ class MigrationContext:
                     # until the rows of this one are read.
                     cursor.fetchall()
             except Exception as exc:
-                _add_location(exc, statement)
+                add_location(exc, f"in statement {statement.number} (line {statement.line}) "
+                                  "of the script")
                 raise
 
     def _connection(self) -> Any:
@@ -108,8 +105,9 @@ class MigrationContext:
         return self.connection
 
 
-def _add_location(exc: BaseException, statement: Statement) -> None:
-    """Say in ``exc`` which statement of the script failed, keeping its type and attributes.
+def add_location(exc: BaseException, where: str) -> None:
+    """Say in ``exc`` ``where`` it failed (which statement of which script), keeping its type
+    and attributes.
 
     The runner reports a failed migration as ``Type: str(exc)``; a PEP 678 note would only
     appear in tracebacks, and only from Python 3.11. So the location joins the message, the
@@ -120,7 +118,6 @@ def _add_location(exc: BaseException, statement: Statement) -> None:
     Wrapping the exception instead would break the migration's own ``except`` clauses for
     the driver's exception types.
     """
-    where = f"in statement {statement.number} (line {statement.line}) of the script"
     original = exc.args
     for index, argument in enumerate(original):
         if isinstance(argument, str):

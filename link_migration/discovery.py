@@ -53,11 +53,14 @@ class MigrationsFolder(NamedTuple):
 
 
 class Catalogue(NamedTuple):
-    """Every migration found in a folder, by ascending version, and the files skipped."""
+    """Every migration found in a folder, by ascending version, and the files skipped:
+    ``skipped`` .py files with no version, ``unsupported`` files of a kind link-migration
+    does not run (Flyway's repeatable R__ migrations)."""
 
     folder: MigrationsFolder
     migrations: tuple[Migration, ...]
     skipped: tuple[Path, ...] = ()
+    unsupported: tuple[Path, ...] = ()
 
 
 class MigrationLoader:
@@ -79,7 +82,9 @@ class MigrationLoader:
         module = self._modules.get(key)
         if module is None:
             stem = os.path.splitext(os.path.basename(key))[0]
-            if self._folder.package and "." not in stem:
+            if key.endswith(".sql"):
+                module = _load_sql(Path(key))
+            elif self._folder.package and "." not in stem:
                 module = self._load_submodule(key, self._folder.package, stem)
             else:
                 # A dot in the file name cannot be part of a dotted module name.
@@ -147,11 +152,12 @@ def locate_migrations(config: Config, cwd: Path) -> MigrationsFolder:
 def discover(
     folder: MigrationsFolder, loader: MigrationLoader, exclude: Collection[Path] = ()
 ) -> Catalogue:
-    """Read every migration in ``folder`` (not recursively), sorted by version.
+    """Read every migration in ``folder`` (not recursively), sorted by version: ``.py``
+    files, and ``.sql`` files in the layouts of link_migration.formats.sql.
 
     Skips names starting with ``_`` or ``.``, files named ``conf.py`` and the files in
     ``exclude`` (the conf file itself). Raises DiscoveryError for a bad or duplicated version,
-    and for a symbolic link that leads nowhere.
+    a ``.sql`` name in no known layout, and a symbolic link that leads nowhere.
     """
     base = folder.path.resolve()
     excluded = {p.resolve().name for p in exclude if p.resolve().parent == base}
@@ -161,7 +167,7 @@ def discover(
                 (
                     entry
                     for entry in listing
-                    if entry.name.endswith(".py")
+                    if entry.name.endswith((".py", ".sql"))
                     and not entry.name.startswith(("_", "."))
                     and entry.name != "conf.py"
                     and entry.name not in excluded
@@ -180,8 +186,12 @@ def discover(
         ) from None
     found: dict[int, Migration] = {}
     skipped: list[Path] = []
+    unsupported: list[Path] = []
+    sql = [name for name in names if name.endswith(".sql")]
     base_text = str(base)
     for name in names:
+        if name.endswith(".sql"):
+            continue
         migration = _read_migration(base, os.path.join(base_text, name), name, loader)
         if migration is None:
             skipped.append(base / name)
@@ -194,8 +204,59 @@ def discover(
                 "Give each migration its own version.",
             )
         found[migration.version] = migration
+    if sql:
+        for migration in _read_sql_migrations(base, sql, unsupported):
+            clash = found.get(migration.version)
+            if clash is not None:
+                raise DiscoveryError(
+                    f"two migrations have version {migration.version}: {clash.path} and "
+                    f"{migration.path}",
+                    "Give each migration its own version.",
+                )
+            found[migration.version] = migration
     migrations = tuple(found[v] for v in sorted(found))
-    return Catalogue(folder, migrations, tuple(skipped))
+    return Catalogue(folder, migrations, tuple(skipped), tuple(unsupported))
+
+
+def _read_sql_migrations(folder: Path, names: list[str], unsupported: list[Path]) -> list[Migration]:
+    """The ``.sql`` migrations among ``names``: one per up file, with the checksum of every
+    byte that can run (both files of a pair)."""
+    from .formats import sql
+
+    ups: list[tuple[str, sql.SqlName]] = []
+    downs: dict[str, str] = {}
+    for name in names:
+        shape = sql.read_name(name, folder)
+        if shape is None:
+            unsupported.append(folder / name)
+        elif shape.down:
+            downs[name] = name
+        else:
+            _check_version(shape.version, folder / name, 0)
+            ups.append((name, shape))
+    migrations = []
+    for name, shape in ups:
+        source = sql.read_bytes(folder / name)
+        partner = sql.partner(name, shape.layout)
+        if partner is not None and downs.pop(partner, None) is not None:
+            source += b"\0" + sql.read_bytes(folder / partner)
+        description = sql.description_from(source) or shape.description
+        migrations.append(Migration(shape.version, folder, name, description, checksum(source)))
+    for orphan in downs:
+        raise DiscoveryError(
+            f"{folder / orphan}: a down file with no up file beside it",
+            "Name the up file as its pair (VERSION_name.up.sql for VERSION_name.down.sql, "
+            "V<N>__name.sql for U<N>__name.sql), or remove this one.",
+        )
+    return migrations
+
+
+def _load_sql(path: Path) -> Any:
+    from .formats import sql
+
+    shape = sql.read_name(path.name, path.parent)
+    assert shape is not None
+    return sql.load(path, shape.version, shape.layout)
 
 
 _NAME = operator.attrgetter("name")

@@ -114,8 +114,9 @@ def run_plan(
     interrupts the migration.
     """
     guard = guard or SignalGuard()
+    flavour = _SqlFlavour(store)
     prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
-        _prepare(step, loader) for step in plan.steps
+        _prepare(step, loader, flavour) for step in plan.steps
     ]
     progress.run_started(plan, store.describe())
     started = clock()
@@ -279,11 +280,37 @@ def read_hooks(config: Config) -> Hooks:
     ))
 
 
-def _prepare(step: Step, loader: MigrationLoader) -> _Prepared:
-    """Import the step's migration and check it has a usable up()/down()."""
+class _SqlFlavour:
+    """The SQL flavour of the store's database, asked once, when a SQL migration needs it."""
+
+    def __init__(self, store: VersionStore) -> None:
+        self._store = store
+        self._flavour: str | None = None
+
+    def __call__(self, migration: Migration) -> str:
+        if self._flavour is None:
+            ask = getattr(self._store, "sql_flavour", None)
+            if ask is None:
+                raise DiscoveryError(
+                    f"{migration.path}: migration {migration.version} is SQL, and "
+                    f"{self._store.describe()} has no database to run it on",
+                    "SQL migrations need a SQL store: DATABASE, DATABASE_URL or "
+                    "get_connection() in conf.py.",
+                )
+            self._flavour = ask()
+        return self._flavour
+
+
+def _prepare(step: Step, loader: MigrationLoader, flavour: Callable[[Migration], str]) -> _Prepared:
+    """Import the step's migration and check it has a usable up()/down(). A SQL migration's
+    script is split and checked here, so that every problem shows before the first step."""
     migration = step.migration
     module = loader.load(migration.filename)
     function = getattr(module, step.direction, None)
+    prepare = getattr(function, "prepare", None)
+    if prepare is not None and hasattr(function, "statements"):
+        prepare(flavour(migration))
+        return _Prepared(step, function, True, function.transactional)
     if function is None:
         raise DiscoveryError(
             f"{migration.path}: migration {migration.version} has no {step.direction}() function",

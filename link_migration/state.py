@@ -144,18 +144,20 @@ class Status(NamedTuple):
     current: int
     migrations: tuple[MigrationState, ...]
     skipped: tuple[Path, ...] = ()
+    unsupported: tuple[Path, ...] = ()  # Flyway's repeatable R__ files
 
 
 class Problem(NamedTuple):
     """One thing ``check`` objects to."""
 
-    kind: str  # pending, missing, modified, out_of_order or skipped
+    kind: str  # pending, missing, modified, out_of_order, skipped or unsupported
     version: int | None
     file: str
     message: str
 
 
-def problems(rows: Sequence[MigrationState], skipped: Sequence[str]) -> list[Problem]:
+def problems(rows: Sequence[MigrationState], skipped: Sequence[str],
+             unsupported: Sequence[str] = ()) -> list[Problem]:
     """What stands between the store and "every migration applied, nothing wrong"."""
     found = [
         Problem(
@@ -169,6 +171,9 @@ def problems(rows: Sequence[MigrationState], skipped: Sequence[str]) -> list[Pro
     ]
     found += [Problem("skipped", None, name, "a .py file with no `version`: not a migration")
               for name in skipped]
+    found += [Problem("unsupported", None, name,
+                      "a Flyway repeatable migration (R__): link-migration does not run these")
+              for name in unsupported]
     return found
 
 

@@ -145,6 +145,12 @@ class SqlStore:
     def describe(self) -> str:
         return self._description
 
+    def sql_flavour(self) -> str:
+        """How the splitter should read SQL migrations for this database."""
+        self._open()
+        assert self._dialect is not None
+        return self._dialect.flavour
+
     # -- reading -----------------------------------------------------------------------
 
     def read_current(self) -> int:
