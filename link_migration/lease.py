@@ -46,6 +46,7 @@ class Lease:
         self.confirmed = clock()
         self.lost = False
         self.shared = False  # no second connection: renewed between migrations instead
+        self.reported = False  # the run was told it lost the lease, and stopped for it
         self._renew = renew  # (connection) -> whether the row was still ours
         self._connect = connect  # a connection of the thread's own, or None
         self._clock = clock

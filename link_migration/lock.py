@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from .config import API_WORDING, Config, Wording
-from .errors import ConfigError, LockTimeout, StoreError
+from .errors import ConfigError, DatabaseBusyError, LockTimeout, StoreError
 from .importer import user_location
 from .state import LockHolder
 from .stores.base import host_name, utc_timestamp, who_am_i
@@ -127,6 +127,7 @@ def held(
     deadline = started + timeout
     told = False
     watched: tuple[LockHolder, float] | None = None  # a lease, and since when it is unchanged
+    renewals = 0  # seen while waiting: a holder that renews is alive
     while True:
         holder = lock.try_acquire(me)
         if holder is None:
@@ -137,11 +138,18 @@ def held(
             continue
         now = clock()
         if watched is None or watched[0] != holder:
+            if watched is not None and watched[0]._replace(renewed=holder.renewed) == holder:
+                renewals += 1
             watched = (holder, now)
         elif holder.renewed and now - watched[1] >= holder.term:
-            if lock.break_expired(holder):
-                warn(f"broke the lock of {holder}: its lease went unrenewed for {now - watched[1]:.0f} s (its term is "
-                     f"{holder.term:g} s), so that run has stopped or lost the database")
+            try:
+                broken = lock.break_expired(holder)
+            except DatabaseBusyError:
+                broken = False  # SQLite: the holder is writing, so it is alive
+            if broken:
+                warn(f"broke the lock of {holder}: its lease went unrenewed for "
+                     f"{now - watched[1]:.0f} s (its term is {holder.term:g} s), so that run "
+                     "has stopped, or lost touch with the database")
             watched = None
             continue
         if not told:
@@ -154,7 +162,7 @@ def held(
         if remaining <= 0:
             raise LockTimeout(
                 f"the lock on {lock.describe()} is held by {holder}; gave up after "
-                f"{timeout:g} s{_lease_news(holder, now - watched[1])}",
+                f"{timeout:g} s{_lease_news(holder, now - watched[1], renewals)}",
                 f"Wait for that run to end, or give a longer {wording.lock_timeout}. If it is "
                 f"gone, {wording.unlock} breaks the lock.",
             )
@@ -168,13 +176,13 @@ def held(
             warn(f"could not release the lock on {lock.describe()}: {exc}")
 
 
-def _lease_news(holder: LockHolder, unchanged_for: float) -> str:
+def _lease_news(holder: LockHolder, unchanged_for: float, renewals: int) -> str:
     """What the wait saw of ``holder``'s lease, for the message of a wait that gave up."""
     if not holder.renewed:
         return ""  # no lease: a file lock, conf.py's own, or a row of an earlier link-migration
-    if unchanged_for < holder.term / 2:
-        return ": its lease is being renewed, so that run is still at work"
-    return (f": its lease was not renewed in the {unchanged_for:.0f} s watched; a runner "
+    if renewals:
+        return ": its lease was renewed while this run waited, so that run is alive"
+    return (f": its lease was not renewed in the {unchanged_for:.1f} s watched; a runner "
             f"breaks it once it has gone unrenewed for {holder.term:g} s, its term")
 
 
@@ -253,7 +261,13 @@ class RowLock:
         return self._store.try_lock(me)
 
     def release(self, me: LockHolder) -> None:
-        self._store.unlock(me)
+        if not self._store.unlock(me):
+            raise StoreError(
+                f"it was no longer this run's: it was broken while this run worked (its lease "
+                "went unrenewed for a whole term, or someone ran unlock), so another run may "
+                "have migrated at the same time",
+                "Check status and the history.",
+            )
 
     def break_expired(self, holder: LockHolder) -> bool:
         return self._store.break_expired(holder)

@@ -140,6 +140,7 @@ class SqlStore:
         self._lease_term = lease_term
         self._lease: Lease | None = None  # ours, while we hold the lock row
         self._lock_has_lease = True  # False for a lock table of format 1 or 2, until upgraded
+        self._lock_columns: Sequence[str] = LOCK_COLUMNS  # as found
         self._format = 0  # the format the tables were found in, once _ensure_tables() looked
 
     def describe(self) -> str:
@@ -433,6 +434,9 @@ class SqlStore:
         self._ensure_lock_table()
         attempts_left = 3
         term_ms = max(1, round(self._lease_term * 1000))
+        columns = LOCK_COLUMNS if self._lock_has_lease else _LOCK_COLUMNS_BEFORE_LEASES
+        values = (_LOCK_ROW, holder.owner, holder.host, holder.pid, holder.since,
+                  holder.since, term_ms)[: len(columns)]
         while True:
             current = self.lock_holder()
             if current is not None:
@@ -440,10 +444,9 @@ class SqlStore:
             try:
                 self._begin()
                 self._execute(
-                    f"INSERT INTO {self._lock} ({', '.join(LOCK_COLUMNS)}) "
-                    "VALUES ({}, {}, {}, {}, {}, {}, {})",
-                    (_LOCK_ROW, holder.owner, holder.host, holder.pid, holder.since,
-                     holder.since, term_ms),
+                    f"INSERT INTO {self._lock} ({', '.join(columns)}) "
+                    f"VALUES ({', '.join('{}' for _ in columns)})",
+                    values,
                 )
                 self._connection.commit()
             except DatabaseBusyError:
@@ -455,7 +458,8 @@ class SqlStore:
                 if not attempts_left:
                     raise
                 continue
-            self._keep_lease(holder._replace(renewed=holder.since, term=term_ms / 1000))
+            if self._lock_has_lease:
+                self._keep_lease(holder._replace(renewed=holder.since, term=term_ms / 1000))
             return None
 
     def lock_holder(self) -> LockHolder | None:
@@ -491,27 +495,33 @@ class SqlStore:
         return LockHolder(str(owner), str(host), pid, str(since),
                           "" if term == 0.0 else str(renewed), term)
 
-    def unlock(self, holder: LockHolder) -> None:
-        """Delete the lock row if ``holder`` still has it."""
+    def unlock(self, holder: LockHolder) -> bool:
+        """Delete the lock row if ``holder`` still has it. For our own lease, whether we
+        still held it: False when it was broken while we worked (the caller warns)."""
         lease = self._lease
-        if lease is not None and lease.holder.since == holder.since \
-                and lease.holder.owner == holder.owner:
+        ours = lease is not None and lease.holder.since == holder.since \
+            and lease.holder.owner == holder.owner
+        if ours:
+            assert lease is not None
             lease.stop()
             self._lease = None
         if self._connection is None and self._database_file is not None:
             if not self._database_file.exists():
-                return
+                return True
         self._open()
         self._begin()
         try:
-            self._execute(
+            deleted = self._deleted(self._execute(
                 f"DELETE FROM {self._lock} WHERE id = {{}} AND owner = {{}} AND since = {{}}",
                 (_LOCK_ROW, holder.owner, holder.since),
-            )
+            ))
             self._connection.commit()
         except BaseException:
             self._rollback_quietly()
             raise
+        if not ours or lease is None or lease.reported:
+            return True  # not ours, or the run was told already (it stopped for it)
+        return deleted is not False and not lease.lost
 
     def break_expired(self, holder: LockHolder) -> bool:
         """Delete ``holder``'s lock row if its lease still has the ``renewed`` value we
@@ -520,66 +530,88 @@ class SqlStore:
         self._open()
         self._begin()
         try:
-            cursor = self._execute(
+            deleted = self._deleted(self._execute(
                 f"DELETE FROM {self._lock} WHERE id = {{}} AND owner = {{}} AND since = {{}} "
                 "AND renewed = {}",
                 (_LOCK_ROW, holder.owner, holder.since, holder.renewed),
-            )
-            deleted = cursor.rowcount == 1
+            ))
             self._connection.commit()
         except BaseException:
             self._rollback_quietly()
             raise
+        if deleted is None:  # a driver that does not count rows: look
+            deleted = self.lock_holder() != holder
         return deleted
+
+    @staticmethod
+    def _deleted(cursor: Any) -> bool | None:
+        """Whether a statement on the lock row touched it; None when the driver does not say
+        (DB-API allows a rowcount of -1)."""
+        count = getattr(cursor, "rowcount", -1)
+        return None if count is None or count < 0 else count == 1
 
     # -- the lease (link_migration.lease) ----------------------------------------------------
 
     def _keep_lease(self, holder: LockHolder) -> None:
         from ..lease import Lease
 
-        self._lease = Lease(holder, holder.term, self._renew_on, self._lease_connection)
+        self._lease = Lease(holder, holder.term, lambda connection: self._renew_on(connection, holder),
+                            self._lease_connection)
         self._lease.start()
 
     def _lease_connection(self) -> Any:
         """A connection for the lease thread: a new one, or None when the store can have no
-        second one (a connection given to the API, or a get_connection() that returns the
-        same connection each time)."""
+        second one (a get_connection() that returns the same connection each time)."""
+        main = self._connection
+        if main is None:
+            return None  # nothing to compare with: no risk of sharing ours with the thread
         connection = self._connect()
-        if connection is self._connection:
+        if connection is main:
             return None
         return connection
 
-    def _renew_on(self, connection: Any) -> bool:
-        """Renew the lease on ``connection``, in a transaction of its own: whether the row was
-        still ours. Called from the lease thread, with its own connection, or between steps
-        with the store's."""
-        sql, parameters = self._statement(*self._renewal())
+    def _renew_on(self, connection: Any, holder: LockHolder) -> bool:
+        """Renew ``holder``'s lease on ``connection``, in a transaction of its own: whether the
+        row was still ours. Called from the lease thread, with its own connection, or between
+        steps with the store's."""
+        sql, parameters = self._statement(*self._renewal(holder))
         cursor = connection.cursor()
         try:
             cursor.execute(sql, parameters)
-            still_ours = cursor.rowcount == 1
+            touched = self._deleted(cursor)
             connection.commit()
         except BaseException:
             with contextlib.suppress(Exception):
                 connection.rollback()
             raise
-        return still_ours
+        if touched is None:  # the driver does not count rows: read the row back
+            cursor = connection.cursor()
+            cursor.execute(*self._statement(
+                f"SELECT renewed FROM {self._lock} WHERE id = {{}} AND owner = {{}} AND since = {{}}",
+                (_LOCK_ROW, holder.owner, holder.since)))
+            touched = bool(cursor.fetchall())
+            with contextlib.suppress(Exception):
+                connection.rollback()
+        return touched
 
     def _check_lease(self) -> None:
         """Before a step: stop if the lease was lost, and renew it here if the thread cannot
-        or has fallen behind. Costs nothing while the thread keeps up."""
+        or has fallen behind. Costs nothing while the thread keeps up. A renewal that fails
+        while the term has not run out is tried again later: the check at commit covers it."""
         lease = self._lease
         if lease is None:
             return
         if not lease.lost and lease.due():
             started = time.monotonic()
             try:
-                lease.renewed(started, self._renew_on(self._connection))
+                lease.renewed(started, self._renew_on(self._connection, lease.holder))
             except Exception as exc:
-                raise StoreError(
-                    f"cannot renew the lock's lease on {self._description}: {_describe(exc)}",
-                    "Check the database; run again once it answers.",
-                ) from exc
+                if lease.elapsed() >= lease.term:
+                    raise StoreError(
+                        f"cannot renew the lock's lease on {self._description}, and its term "
+                        f"has run out: {_describe(exc)}",
+                        "Check the database; run again once it answers.",
+                    ) from exc
         if lease.lost:
             raise self._lease_lost()
 
@@ -595,27 +627,33 @@ class SqlStore:
         if not transactional or dialect is None or not dialect.transactional_ddl:
             return  # what the step did is in place: recording it is the truth, so record it
         started = time.monotonic()
-        still_ours = self._execute(*self._renewal()).rowcount == 1
+        try:
+            touched = self._deleted(self._execute(*self._renewal(lease.holder)))
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        still_ours = touched is not False  # a driver that does not count rows: trust the thread
         lease.renewed(started, still_ours)
         if not still_ours:
             self._rollback_quietly()
             raise self._lease_lost(rolled_back=True)
 
-    def _renewal(self) -> tuple[str, tuple[Any, ...]]:
-        """The statement that renews our lease: a new ``renewed`` value, on our row only."""
-        lease = self._lease
-        assert lease is not None
+    def _renewal(self, holder: LockHolder) -> tuple[str, tuple[Any, ...]]:
+        """The statement that renews ``holder``'s lease: a new ``renewed`` value, on that row
+        only."""
         return (f"UPDATE {self._lock} SET renewed = {{}} WHERE id = {{}} AND owner = {{}} "
                 "AND since = {}",
-                (self._clock(), _LOCK_ROW, lease.holder.owner, lease.holder.since))
+                (self._clock(), _LOCK_ROW, holder.owner, holder.since))
 
     def _lease_lost(self, rolled_back: bool = False) -> LeaseLostError:
         lease = self._lease
+        if lease is not None:
+            lease.reported = True
         term = f"{lease.term:g} s" if lease is not None else "its term"
         return LeaseLostError(
             f"the lock on {self._description} (table {self.lock_table}) is no longer this "
             f"run's: another runner broke it after its lease went unrenewed for {term}, or "
-            "an operator ran unlock --force"
+            "an operator ran unlock"
             + ("; the migration's changes were rolled back" if rolled_back else ""),
             "Another run may be migrating this database now: see status once it is done. "
             f"If renewing is slow on this database, give a longer LOCK_LEASE in conf.py.",
@@ -789,6 +827,8 @@ class SqlStore:
             return
         failure: StoreError | None = None
         for column, kind in _LEASE_COLUMNS:
+            if column in self._lock_columns:
+                continue  # added by a runner that stopped before the next one
             try:
                 self._begin()
                 self._run(f"ALTER TABLE {self._lock} ADD COLUMN {column} {kind}", None)
@@ -798,6 +838,9 @@ class SqlStore:
                 failure = exc
         self._existing.discard(self.lock_table)
         self._table_exists(self.lock_table, LOCK_COLUMNS, _LOCK_COLUMNS_BEFORE_LEASES)
+        if not self._lock_has_lease and self._dialect is not None \
+                and self._dialect.flavour == "generic":
+            return  # a database whose ALTER we cannot write: its lock stays as it was, no lease
         if not self._lock_has_lease:
             raise StoreError(
                 f"cannot add the lease columns to table {self.lock_table} in "
@@ -854,7 +897,9 @@ class SqlStore:
                 return False
             raise self._unreadable(exc, table) from None
         columns = tuple(d[0].lower() for d in cursor.description or ())
-        if older and set(columns) in (set(expected), set(older)):
+        if older and set(older) <= set(columns) <= set(expected):
+            # The lock table of an earlier format, or one whose upgrade stopped half-way.
+            self._lock_columns = columns
             self._lock_has_lease = set(columns) == set(expected)
         elif set(columns) != set(expected):
             raise StoreError(
