@@ -229,14 +229,16 @@ class Migrator:
         with self._opened() as store:
             return lock_for(self.config, store).break_lock(force)
 
-    def new(self, description: str, *, timestamp: bool | None = None) -> Path:
-        """Write the next migration file; returns its path."""
+    def new(self, description: str, *, timestamp: bool | None = None,
+            sql: bool | None = None) -> Path:
+        """Write the next migration file (a ``.sql`` one with ``sql``, or conf.py's
+        MIGRATION_FORMAT = "sql"); returns its path."""
         from . import authoring
 
         catalogue, _ = self._discover()
         return authoring.new_migration(
             self.config, catalogue.folder.path, catalogue.migrations, description,
-            timestamp=timestamp, wording=self._wording,
+            timestamp=timestamp, sql=sql, wording=self._wording,
         )
 
     # -- repairing: forget and accept (Flyway's repair, one migration at a time) --------

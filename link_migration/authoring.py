@@ -16,6 +16,19 @@ from .errors import ConfigError, DiscoveryError
 
 SEQUENTIAL = "sequential"
 TIMESTAMP = "timestamp"
+PYTHON = "python"
+SQL = "sql"
+
+# dbmate's markers, which goose's users and golang-migrate's will read at a glance; the
+# first comment line is the migration's description (SPEC 8).
+SQL_TEMPLATE = """\
+-- $description
+-- migrate:up
+
+
+-- migrate:down
+
+"""
 
 DEFAULT_TEMPLATE = '''\
 """$description"""
@@ -56,6 +69,7 @@ def new_migration(
     description: str,
     *,
     timestamp: bool | None = None,
+    sql: bool | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     wording: Wording = API_WORDING,
 ) -> Path:
@@ -64,19 +78,23 @@ def new_migration(
     The version is the highest known + 1 (file ``0008_add_users.py``), or a UTC timestamp
     (``20261125193000_add_users.py``) with ``timestamp`` or conf.py's
     ``VERSION_SCHEME = "timestamp"``. conf.py may name its own ``MIGRATION_TEMPLATE`` file, with
-    ``$description`` and ``$version`` placeholders.
+    ``$description`` and ``$version`` placeholders. With ``sql`` or conf.py's
+    ``MIGRATION_FORMAT = "sql"``, the file is a ``.sql`` one with dbmate's markers.
     """
     description = " ".join(description.split())
     if not description:
         raise ConfigError("new needs a description", f"For example: {wording.new_example}")
     if timestamp is None:
         timestamp = _scheme(config) == TIMESTAMP
+    if sql is None:
+        sql = _format(config) == SQL
+    extension = ".sql" if sql else ".py"
     if timestamp:
         version = int(now().strftime("%Y%m%d%H%M%S"))
-        name = f"{version}_{slug(description)}.py"
+        name = f"{version}_{slug(description)}{extension}"
     else:
         version = max((m.version for m in migrations), default=0) + 1
-        name = f"{version:04d}_{slug(description)}.py"
+        name = f"{version:04d}_{slug(description)}{extension}"
     clash = next((m for m in migrations if m.version == version), None)
     if clash is not None:
         raise DiscoveryError(
@@ -90,7 +108,7 @@ def new_migration(
             "would be out of order",
             f"Mixing schemes does not work: use the sequential scheme here ({wording.no_timestamp}).",
         )
-    text = _render(config, description, version)
+    text = _render_sql(description) if sql else _render(config, description, version)
     path = folder / name
     try:
         with open(path, "x", encoding="utf-8") as handle:
@@ -110,6 +128,21 @@ def _scheme(config: Config) -> str:
             f"Use {SEQUENTIAL!r} (the default) or {TIMESTAMP!r}.",
         )
     return scheme
+
+
+def _format(config: Config) -> str:
+    value = config.get("MIGRATION_FORMAT", PYTHON)
+    if value not in (PYTHON, SQL):
+        raise ConfigError(
+            f"MIGRATION_FORMAT in {config.path} is {value!r}",
+            f"Use {PYTHON!r} (the default) or {SQL!r}.",
+        )
+    return value
+
+
+def _render_sql(description: str) -> str:
+    # One line of comment: a line break in the description must not start a line of SQL.
+    return string.Template(SQL_TEMPLATE).substitute(description=description.replace("\n", " "))
 
 
 def _render(config: Config, description: str, version: int) -> str:

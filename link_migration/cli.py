@@ -154,6 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "--timestamp", action="store_true",
                 help="version it with a UTC timestamp instead of the highest version + 1",
             )
+            command.add_argument(
+                "--sql", action="store_true",
+                help="write a .sql migration (dbmate's -- migrate:up / -- migrate:down markers) "
+                     "instead of a .py one",
+            )
         command.set_defaults(handler=handler)
     return parser
 
@@ -311,7 +316,8 @@ def _history(args: argparse.Namespace, out: Output) -> int:
 
 def _new(args: argparse.Namespace, out: Output) -> int:
     with _answer_is_data(out):  # a path, for scripts: $EDITOR "$(link-migration new ...)"
-        path = _migrator(args, out).new(args.description, timestamp=args.timestamp or None)
+        path = _migrator(args, out).new(args.description, timestamp=args.timestamp or None,
+                                        sql=args.sql or None)
     out.result(str(path))
     return 0
 
@@ -396,6 +402,11 @@ def _print_dry_run(plan: Plan, out: Output) -> None:
     total = len(plan.steps)
     for index, step in enumerate(plan.steps, start=1):
         out.progress(report.step_line(index, total, step))
+        if step.migration.name.endswith(".sql"):
+            if out.verbose:
+                for line in report.step_statements(step):
+                    out.detail(line)
+            continue
         doc = report.step_docstring(step)
         if doc:
             out.progress(doc)

@@ -53,6 +53,22 @@ def step_docstring(step: Step) -> str:
                      for i, line in enumerate(lines))
 
 
+def step_statements(step: Step) -> list[str]:
+    """The first line of each statement a SQL migration's step would run, for a verbose dry
+    run. Read with the generic splitter: a preview, not the run (which splits per database).
+    Problems in the file show as the run would report them."""
+    from .discovery import MigrationLoader, MigrationsFolder
+    from .errors import DiscoveryError
+
+    migration = step.migration
+    try:
+        loaded = MigrationLoader(MigrationsFolder(migration.folder)).load(migration.filename)
+        lines = getattr(loaded, step.direction).first_lines("generic")
+    except DiscoveryError as exc:
+        return [f"{INDENT}{step.direction}: cannot be read: {printable(exc.message)}"]
+    return [f"{INDENT}{step.direction} {printable(line)}" for line in lines]
+
+
 def step_done(seconds: float) -> str:
     return f"{INDENT}done in {duration(seconds)}"
 

@@ -252,3 +252,43 @@ def test_hooks_run_around_sql_migrations(sql_project):
     _write(sql_project, "1_a.sql", "-- migrate:up\nCREATE TABLE a (x INTEGER);\n")
     ok(sql_project.run())
     assert _query(sql_project, "SELECT name FROM seen") == [("1_a.sql",)]
+
+
+def test_dry_run_verbose_shows_each_statements_first_line(sql_project):
+    _every_layout(sql_project)
+    result = sql_project.run("--dry-run", "-v")
+    ok(result)
+    assert "up line 2: CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)" in result.out
+    assert "up line 4: CREATE TRIGGER users_audit AFTER INSERT ON users BEGIN" in result.out
+    assert "up line 1: CREATE TABLE orders (id INTEGER)" in result.out
+    assert "    INSERT INTO audit" not in result.out  # first lines only
+    quiet = sql_project.run("--dry-run")
+    assert "up line" not in quiet.out
+    assert _tables(sql_project) == []
+
+
+@pytest.mark.parametrize("how", ["option", "conf"])
+def test_new_writes_a_native_sql_migration_that_runs(sql_project, how):
+    if how == "conf":
+        sql_project.write_conf('DATABASE = "app.db"\nMIGRATION_FORMAT = "sql"\n')
+    _write(sql_project, "1_a.sql", "-- migrate:up\nCREATE TABLE a (x INTEGER);\n")
+    result = sql_project.run("new", *(["--sql"] if how == "option" else []), "Add the b table")
+    ok(result)
+    path = sql_project.migrations / "0002_add_the_b_table.sql"
+    assert result.out.strip() == str(path)
+    assert path.read_text().startswith("-- Add the b table\n-- migrate:up\n")
+    path.write_text(path.read_text().replace(
+        "-- migrate:up\n", "-- migrate:up\nCREATE TABLE b (x INTEGER);\n").replace(
+        "-- migrate:down\n", "-- migrate:down\nDROP TABLE b;\n"))
+    status = sql_project.run("status")
+    assert "Add the b table" in status.out
+    ok(sql_project.run())
+    assert _tables(sql_project) == ["a", "b"]
+    ok(sql_project.run("--down"))
+    assert _tables(sql_project) == ["a"]
+
+
+def test_a_bad_migration_format_is_refused(sql_project):
+    sql_project.write_conf('DATABASE = "app.db"\nMIGRATION_FORMAT = "yaml"\n')
+    assert_error(sql_project.run("new", "x"), "MIGRATION_FORMAT", "'yaml'")
+    assert list(sql_project.migrations.iterdir()) == []
