@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from typing import Callable, Iterator
     from typing import ContextManager, Sequence
 
+    from .adopt import AdoptResult
     from .discovery import Catalogue, MigrationLoader
     from .plan import Request
     from .repair import RepairResult
@@ -280,6 +281,21 @@ class Migrator:
             with self._held(store):
                 return repair.repair(store, operation, catalogue.migrations, versions,
                                      self._wording)
+
+    def adopt(self, tool: str, *, table: str | None = None) -> AdoptResult:
+        """Take over a database that ``tool`` (golang-migrate, dbmate, goose or flyway)
+        migrated: record each version its table says is applied, logged as ``adopt``, in
+        one transaction, under the lock. PlanError, with nothing recorded, when that table
+        marks a migration dirty or failed, lists a version with no file, or when
+        link-migration's history is not empty. ``table``: the peer's table, if renamed."""
+        from . import adopt, repair
+
+        adopt.peer(tool)  # an unknown tool is an error before anything is opened
+        with self._opened() as opened:
+            store = repair.history_store(opened, "adopt")
+            catalogue, _ = self._discover()
+            with self._held(store):
+                return adopt.adopt(store, tool, catalogue.migrations, table, self._wording)
 
     # -- plumbing ----------------------------------------------------------------------
 

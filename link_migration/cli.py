@@ -52,11 +52,12 @@ COMMAND_EXAMPLES = {
     "status": "link-migration -c conf.py status\n  link-migration -c conf.py status --json | jq .current_version",
     "current": 'test "$(link-migration -c conf.py current)" -ge 57 && echo ready',
     "history": "link-migration -c conf.py history --limit 10\n  link-migration -c conf.py history --json",
-    "new": 'link-migration -c conf.py new "add users table"\n  link-migration -c conf.py new "backfill emails" --timestamp',
+    "new": 'link-migration -c conf.py new "add users table"\n  link-migration -c conf.py new "backfill emails" --timestamp\n  link-migration -c conf.py new --sql "add orders"',
     "check": "link-migration -c conf.py check || echo 'migrate before deploying'\n  link-migration -c conf.py check --json",
     "unlock": "link-migration -c conf.py unlock",
     "forget": "link-migration -c conf.py forget 3\n  link-migration -c conf.py forget --all",
     "accept": "link-migration -c conf.py accept 4\n  link-migration -c conf.py accept --all",
+    "adopt": "link-migration -c conf.py adopt golang-migrate\n  link-migration -c conf.py adopt flyway --table app_schema_history",
 }
 
 
@@ -117,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(SQL stores)"),
         ("accept", _accept, "record the new checksum of an applied migration whose file was "
                             "edited on purpose (SQL stores)"),
+        ("adopt", _adopt, "take over a database that golang-migrate, dbmate, goose or Flyway "
+                          "migrated, from that tool's own table (SQL stores)"),
     ):
         command = commands.add_parser(
             name,
@@ -148,6 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name in ("forget", "accept"):
             _add_repair_arguments(command, name)
+        if name == "adopt":
+            command.add_argument("tool", metavar="TOOL",
+                                 help="golang-migrate, dbmate, goose or flyway")
+            command.add_argument("--table", metavar="NAME",
+                                 help="that tool's table, if not its default name")
+            command.add_argument(
+                "--lock-timeout", type=_seconds, default=argparse.SUPPRESS, metavar="S",
+                help=f"wait up to S seconds for another runner's lock (default {DEFAULT_TIMEOUT:g})",
+            )
         if name == "new":
             command.add_argument("description", help="what the migration does, in a few words")
             command.add_argument(
@@ -364,6 +376,12 @@ def _accept(args: argparse.Namespace, out: Output) -> int:
     from .commands.accept import accept
 
     return accept(_migrator(args, out), out, versions=args.versions, every=args.every)
+
+
+def _adopt(args: argparse.Namespace, out: Output) -> int:
+    from .commands.adopt import adopt
+
+    return adopt(_migrator(args, out), out, tool=args.tool, table=args.table)
 
 
 def _unlock(args: argparse.Namespace, out: Output) -> int:

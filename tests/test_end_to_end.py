@@ -74,7 +74,7 @@ def test_console_script_runs_the_sqlite_example_up_status_and_down(example, tmp_
     script = _script("link-migration")
     up = _run([script, "-c", "example_migrations/conf.py"], cwd=tmp_path)
     assert up.returncode == 0, up.stderr
-    assert "Now at version 4" in up.stdout
+    assert "Now at version 5" in up.stdout
     database = example / "example.db"
     assert {"users", "link_migration_history", "link_migration_log"} <= _tables(database)
     with sqlite3.connect(database) as connection:
@@ -84,8 +84,8 @@ def test_console_script_runs_the_sqlite_example_up_status_and_down(example, tmp_
     status = _run([script, "-c", str(example / "conf.py"), "status", "--json"], cwd=REPO)
     assert status.returncode == 0, status.stderr
     document = json.loads(status.stdout)
-    assert document["current_version"] == 4
-    assert [m["state"] for m in document["migrations"]] == ["applied"] * 4
+    assert document["current_version"] == 5
+    assert [m["state"] for m in document["migrations"]] == ["applied"] * 5
 
     down = _run([script, "-c", str(example / "conf.py"), "--to", "0"], cwd=REPO)
     assert down.returncode == 0, down.stderr

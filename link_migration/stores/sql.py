@@ -685,8 +685,43 @@ class SqlStore:
         self._repair("accept", [(update, (m.name, m.checksum or None, m.version), m.version,
                                  m.name) for m in migrations])
 
+    def adopt(self, migrations: Sequence[Migration]) -> None:
+        """Record ``migrations`` as applied, with their checksums of today, each logged as
+        ``adopt``, in one transaction. The caller holds the lock (link_migration.adopt)."""
+        insert = (self._record_sql or self._prepare_record_sql())[1]
+        now = self._clock()
+        by = self._identity = self._identity or who_am_i()
+        self._repair("adopt", [
+            (insert, (m.version, m.name, m.checksum or None, now, None, by, 0), m.version, m.name)
+            for m in migrations
+        ], bound=True)
+
+    def read_table(self, table: str, query: str, owner: str) -> list[Any]:
+        """The rows of another tool's table (``query`` reads ``table``): StoreError naming it
+        when it is not there."""
+        self._open()
+        assert self._dialect is not None
+        try:
+            cursor = self._dialect.cursor()
+            cursor.execute(query)
+            rows = list(cursor.fetchall())
+        except Exception as exc:
+            self._rollback_quietly()
+            if self._dialect.table_missing(exc) or "does not exist" in str(exc) \
+                    or "doesn't exist" in str(exc):
+                raise StoreError(
+                    f"{self._description} has no table {table}, where {owner} keeps its "
+                    "record (or it has other columns)",
+                    f"Check that {owner} migrated this database; if it keeps its record under "
+                    "another name, give it with --table.",
+                ) from None
+            raise self._unreadable(exc, table) from None
+        self._end_read(self._connection)
+        return rows
+
     def _repair(self, operation: str,
-                changes: Sequence[tuple[str, Sequence[Any], int, str]]) -> None:
+                changes: Sequence[tuple[str, Sequence[Any], int, str]],
+                *, bound: bool = False) -> None:
         """Run each change (SQL with ``{}`` markers, its values, and the version and file name
         to log) and log it as ``operation``, all in one transaction: the history and its log
         never disagree. The store, not the connection's mode, decides (as in applying())."""
@@ -701,7 +736,10 @@ class SqlStore:
             self._set_autocommit(original, False)
             self._begin()
             for template, values, version, file_name in changes:
-                self._execute(template, values)
+                if bound:  # in the driver's paramstyle already
+                    self._run(template, tuple(values))
+                else:
+                    self._execute(template, values)
                 self._log_entry(log, version, operation, file_name, now, None, by)
                 self._next_seq = (self._next_seq or 0) + 1
             self._commit(fake=True, transactional=True)  # fake: "nothing was recorded"
