@@ -157,6 +157,27 @@ class Migrator:
         self._after_run(hooks.after_run, result)
         return result
 
+    def script(self, request: Request, *, fake: bool = False, out_of_order: bool = False) -> str:
+        """The SQL the plan for ``request`` would run, bookkeeping included, printed rather
+        than run (``--sql``): nothing is changed and no lock is taken. A Python migration in
+        the plan is a DiscoveryError, unless ``fake``."""
+        from . import repair, script
+        from .plan import make_plan
+
+        with self._opened() as opened:
+            store = repair.history_store(opened, "--sql")
+            catalogue, loader = self._discover()
+            state = store.read_state(catalogue.migrations)
+            self._warn_modified(catalogue, state)
+            plan = make_plan(
+                catalogue.migrations, state.current, request,
+                applied=None if state.applied is None else state.applied.keys(),
+                allow_out_of_order=out_of_order, wording=self._wording,
+            )
+            for warning in plan.warnings:
+                self._warn(warning)
+            return script.render(plan, store, loader, fake=fake)
+
     def _after_run(self, hook: Callable[[RunResult], object] | None, result: RunResult) -> None:
         """conf.py's after_run(summary) hook, once at the end of a run that succeeded."""
         if hook is None:

@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the plan with each step's docstrings; run and record nothing",
     )
     parser.add_argument(
+        "--sql", action="store_true",
+        help="print the SQL the plan would run, bookkeeping included; run and record nothing "
+             "(SQL migrations and SQL stores)",
+    )
+    parser.add_argument(
         "--fake", action="store_true",
         help="record the plan's versions without running the migrations",
     )
@@ -252,6 +257,12 @@ def _run(args: argparse.Namespace, out: Output) -> int:
     from .signals import SignalGuard
     from .terminal import PrintedProgress
 
+    if args.sql:
+        with _answer_is_data(out):
+            text = _migrator(args, out).script(_request(args), fake=args.fake,
+                                               out_of_order=args.out_of_order)
+        out.result(text.rstrip("\n"))
+        return 0
     progress = PrintedProgress(out, fake=args.fake)
     with SignalGuard(out.stderr) as guard:
         migrator = _migrator(args, out, guard, progress)

@@ -56,8 +56,14 @@ def _isolated_imports() -> Iterator[None]:
     yield
     sys.path[:] = saved_path
     for name in set(sys.modules) - saved_modules:
-        if not _installed(sys.modules[name]):
+        module = sys.modules[name]
+        if not _installed(module):
             del sys.modules[name]
+            # The package keeps its submodule as an attribute, and `from . import name`
+            # finds it there before sys.modules: a stale copy would outlive the test.
+            parent, _, child = name.rpartition(".")
+            if parent in sys.modules and getattr(sys.modules[parent], child, None) is module:
+                delattr(sys.modules[parent], child)
 
 
 @dataclass

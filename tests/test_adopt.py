@@ -17,7 +17,6 @@ import pytest
 
 from checks import assert_error, ok
 from link_migration import Migrator
-from link_migration.stores import open_store  # noqa: F401 - one copy of the store classes for the run
 
 TOOLS = ("golang-migrate", "dbmate", "goose", "flyway")
 

@@ -76,6 +76,19 @@ class Dialect:
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
 
+    begin_statement = "BEGIN"  # how a printed script (--sql) opens a transaction
+
+    def literal(self, value: object) -> str:
+        """``value`` written into SQL, for a printed script (--sql): NULL, a number, or a
+        string in single quotes."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, (int, float)):
+            return repr(value)
+        return "'" + str(value).replace("'", "''") + "'"
+
     def begin(self, query: Query) -> object:
         """Open the step's transaction now, and return what transaction_ended() needs to tell
         it from a later one. DB-API drivers open one at the first statement, and that is

@@ -17,6 +17,13 @@ class MySQLDialect(Dialect):
     # CREATE, ALTER, DROP and their like commit the open transaction and then themselves:
     # a migration with DDL cannot be rolled back here.
     transactional_ddl = False
+    begin_statement = "START TRANSACTION"
+
+    def literal(self, value: object) -> str:
+        # A backslash escapes in MySQL's strings, unless the server runs with
+        # NO_BACKSLASH_ESCAPES (then a printed backslash would come out doubled).
+        text = super().literal(value)
+        return text.replace("\\", "\\\\") if isinstance(value, str) else text
 
     def __init__(self, connection: object, driver: str = "") -> None:
         super().__init__(connection, driver)

@@ -148,9 +148,90 @@ class SqlStore:
 
     def sql_flavour(self) -> str:
         """How the splitter should read SQL migrations for this database."""
+        return self._script_dialect().flavour
+
+    # -- a printed script instead of a run (--sql) -------------------------------------------
+
+    def script_setup(self) -> tuple[list[str], int]:
+        """The statements a run would use to create or upgrade the store's tables before its
+        first step (none when they are ready), and the log's next number. Reads only: a
+        SQLite file that does not exist is not created."""
+        dialect = self._script_dialect()
+        fresh = self._database_file is not None and not self._database_file.exists()
+        if not fresh:
+            self._open()
+        lock = not fresh and self._table_exists(self.lock_table, LOCK_COLUMNS,
+                                                _LOCK_COLUMNS_BEFORE_LEASES)
+        history = not fresh and self._table_exists(self.history_table, HISTORY_COLUMNS)
+        log = not fresh and self._table_exists(self.log_table, LOG_COLUMNS)
+        found = 0
+        if lock:
+            rows = self._query(f"SELECT pid FROM {self._lock} WHERE id = {{}}", (_FORMAT_ROW,))
+            self._end_read(self._connection)
+            found = self._version_of(rows[0][0], self.lock_table) if rows else (1 if history else 0)
+        if found == 1 and history:
+            raise StoreError(
+                f"the tables of {self._description} are in format 1 (from an earlier "
+                "link-migration): a printed script cannot upgrade them as a run does",
+                "Run link-migration once (a run with nothing to do is enough), then --sql.",
+            )
+        types = {"version_type": dialect.version_type}
+        statements = []
+        if not lock:
+            statements.append(_CREATE_LOCK.format(table=self._lock, **types))
+        elif not self._lock_has_lease:
+            statements += [f"ALTER TABLE {self._lock} ADD COLUMN {column} {kind}"
+                           for column, kind in _LEASE_COLUMNS if column not in self._lock_columns]
+        if not history:
+            statements.append(_CREATE_HISTORY.format(table=self._history, **types))
+        if not log:
+            statements.append(_CREATE_LOG.format(table=self._log, **types))
+        if found < STORE_FORMAT or not (history and log):
+            statements.append(f"DELETE FROM {self._lock} WHERE id = {_FORMAT_ROW}")
+            values = (_FORMAT_ROW, "link-migration store format", "", STORE_FORMAT, self._clock())
+            statements.append(
+                f"INSERT INTO {self._lock} ({', '.join(_LOCK_COLUMNS_BEFORE_LEASES)}) VALUES "
+                f"({', '.join(dialect.literal(v) for v in values)})")
+        next_seq = 1
+        if log:
+            (last,) = self._execute(f"SELECT MAX(seq) FROM {self._log}", ()).fetchone()
+            self._end_read(self._connection)
+            next_seq = self._version_of(last or 0, self.log_table) + 1
+        return statements, next_seq
+
+    def script_record(self, step: Step, *, fake: bool, seq: int, now: str, by: str) -> list[str]:
+        """The statements that record ``step`` (history and log), values written in."""
+        literal = self._script_dialect().literal
+        migration = step.migration
+
+        def insert(table: str, columns: Sequence[str], values: Sequence[Any]) -> str:
+            return (f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                    f"({', '.join(literal(v) for v in values)})")
+
+        if step.direction == "down":
+            history = f"DELETE FROM {self._history} WHERE version = {literal(migration.version)}"
+        else:
+            history = insert(self._history, HISTORY_COLUMNS, (
+                migration.version, migration.name, migration.checksum or None, now, None, by,
+                1 if fake else 0))
+        log = insert(self._log, LOG_COLUMNS, (
+            seq, migration.version, ("fake " if fake else "") + step.direction, migration.name,
+            now, None, by))
+        return [history, log]
+
+    def script_begin(self) -> str:
+        return self._script_dialect().begin_statement
+
+    def _script_dialect(self) -> Dialect:
+        """The dialect, without creating a SQLite file that is not there yet."""
+        if self._dialect is None and self._database_file is not None \
+                and not self._database_file.exists():
+            from ..dialects.sqlite import SQLiteDialect
+
+            return SQLiteDialect(None, "sqlite3")
         self._open()
         assert self._dialect is not None
-        return self._dialect.flavour
+        return self._dialect
 
     # -- reading -----------------------------------------------------------------------
 
