@@ -125,12 +125,19 @@ def timed(argv: list[str], cwd: Path, measure: Measure, expect: int = 0) -> None
 
 
 def write_project(root: Path, count: int, store: str) -> None:
+    """``store``: sqlite, file, or sql (the SQLite store, with .sql migrations doing the same
+    DDL as the sqlite project's .py ones)."""
     root.mkdir(parents=True)
-    conf = 'DATABASE = "app.db"\n' if store == "sqlite" else 'VERSION_FILE = "version.txt"\n'
+    conf = 'VERSION_FILE = "version.txt"\n' if store == "file" else 'DATABASE = "app.db"\n'
     (root / "conf.py").write_text('MIGRATIONS_DIR = "migrations"\n' + conf)
     folder = root / "migrations"
     folder.mkdir()
     for version in range(1, count + 1):
+        if store == "sql":
+            (folder / f"{version:05d}_create_t{version}.sql").write_text(
+                f"-- Create table t{version}.\n-- migrate:up\nCREATE TABLE t{version} (x INTEGER);\n"
+                f"-- migrate:down\nDROP TABLE t{version};\n")
+            continue
         if store == "sqlite":
             body = (
                 f"def up(context):\n    context.execute('CREATE TABLE t{version} (x INTEGER)')\n\n\n"
@@ -148,7 +155,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="10,100,1000,5000,10000",
                         help="comma-separated numbers of migrations (default: %(default)s)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measure (default: 3)")
-    parser.add_argument("--stores", default="sqlite,file", help="sqlite, file or both")
+    parser.add_argument("--stores", default="sqlite,file,sql",
+                        help="among sqlite, file and sql (.sql migrations on SQLite); "
+                             "default: %(default)s")
     parser.add_argument("--markdown", type=Path, help="also write the tables as Markdown here")
     args = parser.parse_args()
     # Byte-compile link_migration as pip does when it installs a package: the children then
@@ -184,7 +193,7 @@ def main() -> int:
             measures = {store: {name: Measure() for name in names} for store in stores}
             # The migrations of the first store's project: the SQLite one, by default.
             floors[f"N migrations imported and kept, N={count}"] = imports = Measure()
-            if "sqlite" in stores:
+            if "sqlite" in stores or "sql" in stores:
                 # What any SQLite client pays to read one number from the tool's database once
                 # it holds N tables: opening it parses the whole schema.
                 floors[f"sqlite3 read of current, N={count}"] = read = Measure()
@@ -209,7 +218,8 @@ def main() -> int:
                     timed(tool + ["-q"], root, measure["up, nothing pending"])
                     timed(tool + ["status"], root, measure["status (all applied)"])
                     timed(tool + ["current"], root, measure["current (all applied)"])
-                    if store == "sqlite":
+                    if store in ("sqlite", "sql") and root == work / f"{stores[0]}-{count}" \
+                            or store == "sqlite":
                         timed([python, "-c", SQLITE_READ, str(root / "app.db")], work, read)
                     timed(tool + ["-q", "--to", "0"], root, measure["roll back all (--to 0)"])
             for store in stores:

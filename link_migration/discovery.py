@@ -232,14 +232,16 @@ def _read_sql_migrations(folder: Path, names: list[str], unsupported: list[Path]
         elif shape.down:
             downs[name] = name
         else:
-            _check_version(shape.version, folder / name, 0)
+            if not 1 <= shape.version <= MAX_VERSION:
+                _check_version(shape.version, folder / name, 0)
             ups.append((name, shape))
     migrations = []
+    base = str(folder)  # paths as text: a Path per file would cost as much as reading it
     for name, shape in ups:
-        source = sql.read_bytes(folder / name)
+        source = sql.read_bytes(os.path.join(base, name))
         partner = sql.partner(name, shape.layout)
         if partner is not None and downs.pop(partner, None) is not None:
-            source += b"\0" + sql.read_bytes(folder / partner)
+            source += b"\0" + sql.read_bytes(os.path.join(base, partner))
         description = sql.description_from(source) or shape.description
         migrations.append(Migration(shape.version, folder, name, description, checksum(source)))
     for orphan in downs:

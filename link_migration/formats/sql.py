@@ -43,10 +43,11 @@ class SqlName(NamedTuple):
 def read_name(name: str, folder: Path) -> SqlName | None:
     """What ``name`` says, None for a Flyway repeatable migration (not supported); a name in
     no layout's shape is an error naming the file."""
-    match = _GOLANG_NAME.match(name)
+    # The cheap tests first: this runs once per file of the folder.
+    match = _GOLANG_NAME.match(name) if name.endswith((".up.sql", ".down.sql")) else None
     if match:
         return SqlName(int(match[1]), GOLANG_MIGRATE, _words(match[2]), match[3] == "down")
-    match = _FLYWAY_NAME.match(name)
+    match = _FLYWAY_NAME.match(name) if name[:1] in ("V", "U") else None
     if match:
         if not match[2].isdigit():
             raise DiscoveryError(
@@ -84,6 +85,8 @@ def partner(name: str, layout: str) -> str | None:
 
 def description_from(source: bytes) -> str:
     """A leading ``--`` comment line that is not a marker says more than the name."""
+    if not source.lstrip()[:2] == b"--":
+        return ""
     for raw in source[:4096].splitlines():
         line = raw.strip()
         if not line:
@@ -199,7 +202,7 @@ def load(path: Path, version: int, layout: str) -> SqlMigration:
     )
 
 
-def read_bytes(path: Path) -> bytes:
+def read_bytes(path: str | Path) -> bytes:
     try:
         with open(path, "rb") as handle:
             return handle.read()

@@ -51,6 +51,14 @@ def test_every_layout_up_and_down(project, database):
     assert _history(database) == [1, 2, 3, 4]
     assert _tables(database) == ["audit", "items", "orders", "users"]
     assert database.query("SELECT name FROM users") == [("semi;colon",)]
+    ok(project.run("check"))
+    status = project.run("status")
+    assert status.out.count("applied") == 4 and "3_orders.up.sql" in status.out
+    down = project.migrations / "3_orders.down.sql"
+    down.write_text(down.read_text() + "-- edited\n")
+    check = project.run("check")
+    assert check.status == 1 and "modified: 3 3_orders.up.sql" in check.out
+    ok(project.run("accept", "3"))
     ok(project.run("--to", "1"))
     assert _tables(database) == ["users"]
     ok(project.run("--to", "0"))
