@@ -112,6 +112,17 @@ def test_sql_needs_a_sql_store(project):
     assert_error(project.run("--sql"), "--sql needs the history of a SQL store")
 
 
+def _server_schema(database) -> list[tuple]:
+    """Every column of every table (ours included), and every trigger and index, by name."""
+    where = "current_schema()" if database.kind == "postgresql" else "DATABASE()"
+    columns = database.query(
+        "SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns "
+        f"WHERE table_schema = {where} ORDER BY table_name, column_name")
+    triggers = database.query("SELECT trigger_name FROM information_schema.triggers "
+                              f"WHERE trigger_schema = {where} ORDER BY trigger_name")
+    return [tuple(row) for row in columns + triggers]
+
+
 def _server_script_matches_a_run(project, database, tmp_path, client: list[str]) -> None:
     _write(project.migrations, _MIGRATIONS)
     project.write_conf(database.connect_code)
@@ -127,12 +138,14 @@ def _server_script_matches_a_run(project, database, tmp_path, client: list[str])
     log = database.query("SELECT seq, version, operation, file_name FROM link_migration_log "
                          "ORDER BY seq")
     users = database.query("SELECT id, name FROM users")
+    schema = _server_schema(database)
     assert users == [(1, "O'Brien; -- not a comment")]
     status = project.run("status")
     assert "pending" not in status.out and "modified" not in status.out
     ok(project.run("--to", "0"))  # the tables the script made serve a real run
     assert database.query("SELECT COUNT(*) FROM link_migration_history") == [(0,)]
     ok(project.run())
+    assert _server_schema(database) == schema
     assert database.query("SELECT version, file_name, checksum, faked FROM "
                           "link_migration_history ORDER BY version") == history
     assert {row[2] for row in log} == {"up"} and len(log) == len(history)
