@@ -121,21 +121,20 @@ def new_migration(
 
 
 def _scheme(config: Config) -> str:
-    scheme = config.get("VERSION_SCHEME", SEQUENTIAL)
-    if scheme not in (SEQUENTIAL, TIMESTAMP):
-        raise ConfigError(
-            f"VERSION_SCHEME in {config.path} is {scheme!r}",
-            f"Use {SEQUENTIAL!r} (the default) or {TIMESTAMP!r}.",
-        )
-    return scheme
+    return _choice(config, "VERSION_SCHEME", SEQUENTIAL, TIMESTAMP)
 
 
 def _format(config: Config) -> str:
-    value = config.get("MIGRATION_FORMAT", PYTHON)
-    if value not in (PYTHON, SQL):
+    return _choice(config, "MIGRATION_FORMAT", PYTHON, SQL)
+
+
+def _choice(config: Config, setting: str, default: str, other: str) -> str:
+    """A setting of conf.py that is one of two words."""
+    value = config.get(setting, default)
+    if value not in (default, other):
         raise ConfigError(
-            f"MIGRATION_FORMAT in {config.path} is {value!r}",
-            f"Use {PYTHON!r} (the default) or {SQL!r}.",
+            f"{setting} in {config.path} is {value!r}",
+            f"Use {default!r} (the default) or {other!r}.",
         )
     return value
 

@@ -196,26 +196,23 @@ def discover(
         if migration is None:
             skipped.append(base / name)
             continue
-        clash = found.get(migration.version)
-        if clash is not None:
-            raise DiscoveryError(
-                f"two migrations have version {migration.version}: {clash.path} and "
-                f"{migration.path}",
-                "Give each migration its own version.",
-            )
-        found[migration.version] = migration
+        _add(found, migration)
     if sql:
         for migration in _read_sql_migrations(base, sql, unsupported):
-            clash = found.get(migration.version)
-            if clash is not None:
-                raise DiscoveryError(
-                    f"two migrations have version {migration.version}: {clash.path} and "
-                    f"{migration.path}",
-                    "Give each migration its own version.",
-                )
-            found[migration.version] = migration
+            _add(found, migration)
     migrations = tuple(found[v] for v in sorted(found))
     return Catalogue(folder, migrations, tuple(skipped), tuple(unsupported))
+
+
+def _add(found: dict[int, Migration], migration: Migration) -> None:
+    clash = found.get(migration.version)
+    if clash is not None:
+        raise DiscoveryError(
+            f"two migrations have version {migration.version}: {clash.path} and "
+            f"{migration.path}",
+            "Give each migration its own version.",
+        )
+    found[migration.version] = migration
 
 
 def _read_sql_migrations(folder: Path, names: list[str], unsupported: list[Path]) -> list[Migration]:

@@ -152,7 +152,7 @@ def _killed_in_its_own_namespace_then_broken(root: Path, store: Store) -> None:
     waited = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     assert f"broke the lock of {owner} since {since}" in result.stderr
-    assert f"its lease went unrenewed for" in result.stderr and f"term is {TERM} s" in result.stderr
+    assert "its lease went unrenewed for" in result.stderr and f"term is {TERM} s" in result.stderr
     assert "Traceback" not in result.stderr
     assert waited >= TERM  # watched unrenewed for a whole term first: never broken early
     assert store.history() == store.done() == [1, 2]
