@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .repair import RepairResult
     from .runner import Progress, RunResult
     from .signals import SignalGuard
-    from .state import LogEntry, Problem, Status, StoreState
+    from .state import Attempt, LogEntry, Problem, Status, StoreState
     from .stores.base import VersionStore
 
 
@@ -40,6 +40,30 @@ def _log_warning(message: str) -> None:
     import logging
 
     logging.getLogger("link_migration").warning("%s", message)
+
+
+def _failed(state: StoreState, resume: bool, wording: Wording) -> Attempt | None:
+    """The failed migration a run must resume, or None when there is none (SPEC 9): one
+    that failed stops every run that does not resume it, before anything runs."""
+    from .errors import PlanError
+    from .state import failure
+
+    attempts = state.attempts or {}
+    if not attempts:
+        if resume:
+            raise PlanError("nothing to resume: no migration has failed",
+                            "Run without it to migrate.")
+        return None
+    attempt = attempts[min(attempts)]
+    if resume:
+        return attempt
+    raise PlanError(
+        f"migration {attempt.version} ({attempt.file_name}) failed: {failure(attempt)}; "
+        "nothing was run",
+        f"Fix the cause, then either run again with {wording.resume} to go on from where it "
+        f"stopped, or finish or undo it by hand and say so with "
+        f"{wording.resolve.format(attempt.version)}.",
+    )
 
 
 def _log_info(message: str) -> None:
@@ -112,10 +136,13 @@ class Migrator:
         dry_run: bool = False,
         fake: bool = False,
         out_of_order: bool = False,
+        resume: bool = False,
     ) -> RunResult:
         """Lock, read the store, plan, and run (or, with ``dry_run``, only plan).
 
-        A dry run takes no lock and returns the plan with nothing completed.
+        A dry run takes no lock and returns the plan with nothing completed. A failed
+        migration (SPEC 9) stops every run before it starts, with PlanError naming the ways
+        out, unless ``resume``: then it runs again first, from where it failed.
         """
         from .lock import held, lock_for
         from .plan import make_plan
@@ -133,6 +160,7 @@ class Migrator:
             )
             with exclusive:
                 state = store.read_state(catalogue.migrations)
+                attempt = _failed(state, resume, self._wording)
                 self._warn_modified(catalogue, state)
                 plan = make_plan(
                     catalogue.migrations,
@@ -152,7 +180,8 @@ class Migrator:
                 else:
                     result = run_plan(plan, store, self.config, loader,
                                       self._progress or SilentProgress(), hooks=hooks,
-                                      fake=fake, guard=self._guard, wording=self._wording)
+                                      fake=fake, guard=self._guard, wording=self._wording,
+                                      resume=attempt)
                 result = result._replace(store=store.describe(), catalogue=catalogue)
         self._after_run(hooks.after_run, result)
         return result
@@ -302,6 +331,36 @@ class Migrator:
             with self._held(store):
                 return repair.repair(store, operation, catalogue.migrations, versions,
                                      self._wording)
+
+    def resolve(self, version: int, *, applied: bool) -> str:
+        """Settle failed migration ``version`` by hand (SPEC 9): ``applied=True`` when it was
+        finished (an up recorded as applied, a down as rolled back), False when it was undone
+        (the attempt forgotten). Under the lock, logged; returns what was done, in words.
+        PlanError, with nothing changed, when that version has not failed."""
+        from . import repair
+        from .errors import PlanError
+
+        with self._opened() as opened:
+            store = repair.history_store(opened, "resolve")
+            catalogue, _ = self._discover()
+            with self._held(store):
+                state = store.read_state(catalogue.migrations)
+                attempt = (state.attempts or {}).get(version)
+                if attempt is None:
+                    failed = ", ".join(str(v) for v in sorted(state.attempts or {})) or "none"
+                    raise PlanError(
+                        f"cannot resolve version {version}: it has not failed (failed: {failed})",
+                        f"Nothing was changed. Run {self._wording.status} to see each "
+                        "migration's state.",
+                    )
+                migration = next((m for m in catalogue.migrations if m.version == version), None)
+                store.resolve(attempt, migration, applied)
+        if attempt.direction == "up":
+            done = "recorded as applied" if applied else "forgotten: it stays unapplied"
+        else:
+            done = "recorded as rolled back" if applied else "forgotten: it stays applied"
+        return (f"Resolved migration {version} ({attempt.file_name}), whose {attempt.direction} "
+                f"had failed: {done}.")
 
     def adopt(self, tool: str, *, table: str | None = None) -> AdoptResult:
         """Take over a database that ``tool`` (golang-migrate, dbmate, goose or flyway)

@@ -57,6 +57,7 @@ COMMAND_EXAMPLES = {
     "unlock": "link-migration -c conf.py unlock",
     "forget": "link-migration -c conf.py forget 3\n  link-migration -c conf.py forget --all",
     "accept": "link-migration -c conf.py accept 4\n  link-migration -c conf.py accept --all",
+    "resolve": "link-migration -c conf.py resolve 7 --applied\n  link-migration -c conf.py resolve 7 --rolled-back",
     "adopt": "link-migration -c conf.py adopt golang-migrate\n  link-migration -c conf.py adopt flyway --table app_schema_history",
 }
 
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="record the plan's versions without running the migrations",
     )
     parser.add_argument(
+        "--resume", action="store_true",
+        help="run a failed migration again first: a SQL one from the statement that failed, "
+             "a Python one from its start (see status)",
+    )
+    parser.add_argument(
         "--out-of-order", action="store_true",
         help="also apply pending migrations below the current version (SQL stores)",
     )
@@ -123,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "(SQL stores)"),
         ("accept", _accept, "record the new checksum of an applied migration whose file was "
                             "edited on purpose (SQL stores)"),
+        ("resolve", _resolve, "settle a failed migration that you finished (--applied) or "
+                              "undid (--rolled-back) by hand (SQL stores)"),
         ("adopt", _adopt, "take over a database that golang-migrate, dbmate, goose or Flyway "
                           "migrated, from that tool's own table (SQL stores)"),
     ):
@@ -156,6 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
             )
         if name in ("forget", "accept"):
             _add_repair_arguments(command, name)
+        if name == "resolve":
+            command.add_argument("version", type=_version, metavar="V",
+                                 help="the failed migration (see status)")
+            outcome = command.add_mutually_exclusive_group(required=True)
+            outcome.add_argument("--applied", action="store_true",
+                                 help="you finished it by hand: record it as done")
+            outcome.add_argument("--rolled-back", action="store_true",
+                                 help="you undid it by hand: forget the attempt")
+            command.add_argument(
+                "--lock-timeout", type=_seconds, default=argparse.SUPPRESS, metavar="S",
+                help=f"wait up to S seconds for another runner's lock (default {DEFAULT_TIMEOUT:g})",
+            )
         if name == "adopt":
             command.add_argument("tool", metavar="TOOL",
                                  help="golang-migrate, dbmate, goose or flyway")
@@ -269,7 +289,7 @@ def _run(args: argparse.Namespace, out: Output) -> int:
         try:
             result = migrator.run(
                 _request(args), dry_run=args.dry_run, fake=args.fake,
-                out_of_order=args.out_of_order,
+                out_of_order=args.out_of_order, resume=args.resume,
             )
         finally:
             progress.close()
@@ -387,6 +407,11 @@ def _accept(args: argparse.Namespace, out: Output) -> int:
     from .commands.accept import accept
 
     return accept(_migrator(args, out), out, versions=args.versions, every=args.every)
+
+
+def _resolve(args: argparse.Namespace, out: Output) -> int:
+    out.progress(printable(_migrator(args, out).resolve(args.version, applied=args.applied)))
+    return 0
 
 
 def _adopt(args: argparse.Namespace, out: Output) -> int:

@@ -28,11 +28,12 @@ class Wording:
     """
 
     __slots__ = ("conf", "conf_example", "to", "up", "down", "out_of_order", "status", "unlock",
-                 "lock_timeout", "new_example", "no_timestamp")
+                 "lock_timeout", "new_example", "no_timestamp", "resume", "resolve")
 
     def __init__(
         self, *, conf: str, conf_example: str, to: str, up: str, down: str, out_of_order: str,
         status: str, unlock: str, lock_timeout: str, new_example: str, no_timestamp: str,
+        resume: str, resolve: str,
     ) -> None:
         self.conf = conf  # what names conf.py: "-c"
         self.conf_example = conf_example  # "-c {}", for a path or module name
@@ -45,6 +46,8 @@ class Wording:
         self.lock_timeout = lock_timeout  # "--lock-timeout"
         self.new_example = new_example  # how to write a new migration
         self.no_timestamp = no_timestamp  # how to ask for the sequential scheme
+        self.resume = resume  # how to run a failed migration again: "--resume"
+        self.resolve = resolve  # "resolve {} --applied", for a version (and --rolled-back)
 
 
 CLI_WORDING = Wording(
@@ -52,12 +55,14 @@ CLI_WORDING = Wording(
     out_of_order="--out-of-order", status="`link-migration status`",
     unlock="`link-migration unlock`", lock_timeout="--lock-timeout",
     new_example='link-migration new "add users table"', no_timestamp="drop --timestamp",
+    resume="--resume", resolve="`link-migration resolve {} --applied` (or `--rolled-back`)",
 )
 API_WORDING = Wording(
     conf="the conf argument", conf_example="Migrator.from_config({!r})", to="migrate_to({})",
     up="upgrade(steps={})", down="downgrade(steps={})", out_of_order="out_of_order=True",
     status="Migrator.status()", unlock="Migrator.unlock()", lock_timeout="lock_timeout",
     new_example='Migrator.new("add users table")', no_timestamp="pass timestamp=False",
+    resume="resume=True", resolve="Migrator.resolve({}, applied=True) (or applied=False)",
 )
 
 

@@ -5,7 +5,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .plan import DOWN, Plan, Step
 from .runner import RunResult
-from .state import LogEntry, MigrationState, Problem
+from .state import Attempt, LogEntry, MigrationState, Problem
 
 from .terminal import INDENT, printable
 
@@ -187,11 +187,25 @@ def status_json(rows: Sequence[MigrationState], current: int, store: str) -> str
                     "checksum": row.migration.checksum if row.migration else None,
                     "applied_checksum": row.applied.checksum if row.applied else None,
                     "faked": row.applied.faked if row.applied else None,
+                    "failure": _failure_json(row.attempt) if row.attempt else None,
                 }
                 for row in rows
             ],
         }
     )
+
+
+def _failure_json(attempt: Attempt) -> dict[str, object]:
+    """A failed migration's record (SPEC 9), for machines."""
+    return {
+        "direction": attempt.direction,
+        "statements_done": attempt.done if attempt.total is not None else None,
+        "statements": attempt.total,
+        "started_at": attempt.started_at,
+        "started_by": attempt.started_by,
+        "ended_at": attempt.ended_at,
+        "error": attempt.error,
+    }
 
 
 def history_lines(entries: Sequence[LogEntry], store: str, *, total: int = 0) -> Iterator[str]:

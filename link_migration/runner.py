@@ -17,6 +17,7 @@ from .errors import (
     Interrupted,
     LeaseLostError,
     MigrationError,
+    PlanError,
     RunInterrupted,
     StoreError,
     TransactionEndedError,
@@ -26,6 +27,7 @@ from .plan import Plan, Step
 from .signals import SignalGuard
 
 if TYPE_CHECKING:
+    from .state import Attempt
     from .stores.base import VersionStore
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -102,8 +104,13 @@ def run_plan(
     guard: SignalGuard | None = None,
     clock: Callable[[], float] = time.perf_counter,
     wording: Wording = API_WORDING,
+    resume: Attempt | None = None,
 ) -> RunResult:
     """Run every step of ``plan`` in order, recording the version in ``store`` after each.
+
+    With ``resume``, the failed migration it describes is the plan's first step: a SQL one
+    goes on after the statements it completed (which must be unchanged), a Python one runs
+    again from its start (SPEC 9).
 
     Every migration of the plan is imported and checked before the first one runs, so a broken
     file stops the run with nothing changed. ``hooks`` are called around each migration (pass
@@ -118,6 +125,14 @@ def run_plan(
     prepared = [_Prepared(step, None, False) for step in plan.steps] if fake else [
         _prepare(step, loader, flavour) for step in plan.steps
     ]
+    # Where DDL commits by itself (MySQL), a SQL migration runs a statement at a time, each
+    # committed and counted, so that a failure says exactly how far it got.
+    keeps_attempts = hasattr(store, "attempt_started")
+    atomic = store.atomic_ddl() if keeps_attempts and not fake else True  # type: ignore[attr-defined]
+    if not atomic:
+        prepared = [item._replace(transactional=False) if _is_sql(item.function) else item
+                    for item in prepared]
+    start = _resume_from(prepared[0], resume) if resume is not None and prepared and not fake else 0
     progress.run_started(plan, store.describe())
     started = clock()
     completed: list[Step] = []
@@ -131,12 +146,23 @@ def run_plan(
             with guard.migration_running(getattr(store, "cancel", None)):
                 ran = False
                 try:
+                    extra = {} if not keeps_attempts else {
+                        "statements": len(item.function.statements)  # type: ignore[union-attr]
+                        if _is_sql(item.function) else None,
+                        "resume": resume is not None and index == 1,
+                    }
                     with store.applying(
-                        step, transactional=item.transactional, fake=fake
+                        step, transactional=item.transactional, fake=fake, **extra
                     ) as connection:
                         if item.function is not None:
-                            _call_migration(item, config, hooks, progress, version, connection,
-                                            store)
+                            counted = keeps_attempts and _is_sql(item.function) and (
+                                not item.transactional or not atomic)
+                            _call_migration(
+                                item, config, hooks, progress, version, connection, store,
+                                start=start if index == 1 else 0,
+                                after_statement=_statement_counter(store, step) if counted
+                                else None, wording=wording,
+                            )
                         ran = True
                         guard.recording()
                 except Interrupted as interrupt:
@@ -409,6 +435,40 @@ def _takes_context_by_signature(
     return bool(positional) or accepts_varargs
 
 
+def _statement_counter(store: VersionStore, step: Step) -> Callable[[int, str], None]:
+    version = step.migration.version
+    return lambda done, checksum: store.statement_done(version, done, checksum)  # type: ignore[attr-defined]
+
+
+def _is_sql(function: object) -> bool:
+    return hasattr(function, "statements") and hasattr(function, "prepare")
+
+
+def _resume_from(item: _Prepared, attempt: Attempt) -> int:
+    """Where a resumed migration goes on: after the statements it completed, if they are
+    still those of its file; a Python migration starts again."""
+    step = item.step
+    if (step.migration.version, step.direction) != (attempt.version, attempt.direction):
+        raise PlanError(
+            f"cannot resume: the failed migration is {attempt.version} ({attempt.direction}), "
+            f"and the plan starts with {step.migration.version} ({step.direction})",
+            "Resume in the failed migration's direction, with a plan that starts there.",
+        )
+    if not _is_sql(item.function) or not attempt.done:
+        return 0
+    script = item.function
+    if len(script.statements) < attempt.done or \
+            script.checksum_of_first(attempt.done) != attempt.done_checksum:  # type: ignore[union-attr]
+        raise PlanError(
+            f"cannot resume migration {attempt.version} ({attempt.direction}) in "
+            f"{step.migration.path}: its first {attempt.done} statements, which completed, are "
+            "not the same in the file now",
+            "Resume means going on after them: restore them as they ran (fix only what comes "
+            "after), or finish the migration by hand and resolve it.",
+        )
+    return attempt.done
+
+
 def _call_migration(
     item: _Prepared,
     config: Config,
@@ -417,8 +477,14 @@ def _call_migration(
     version: int,
     connection: object,
     store: VersionStore,
+    *,
+    start: int = 0,
+    after_statement: Callable[[int, str], None] | None = None,
+    wording: Wording = API_WORDING,
 ) -> None:
-    """Run the hooks and the migration, inside the step's transaction where there is one."""
+    """Run the hooks and the migration, inside the step's transaction where there is one. A
+    SQL migration goes on after its first ``start`` statements, and says after each one
+    (``after_statement``) when it runs outside a transaction."""
     step = item.step
     assert item.function is not None
     context = MigrationContext(
@@ -431,13 +497,23 @@ def _call_migration(
     def aftermath(exc: BaseException) -> str:
         return _aftermath(store, exc, item.transactional)
 
+    running = getattr(store, "attempt_running", None)
+    hint = (f"Fix it, then run again with {wording.resume} to go on from where it stopped, or "
+            f"finish or undo it by hand and say so with "
+            f"{wording.resolve.format(step.migration.version)}."
+            if running is not None and running() else "Fix the migration and run again.")
+
     with contextlib.redirect_stdout(progress.migration_output()):
         _call_user(hooks.before_migration, "before_migration hook of", step, version, context,
-                   aftermath)
-        _call_user(item.function if item.takes_context else _no_argument(item.function),
-                   "", step, version, context, aftermath)
+                   aftermath, hint)
+        function = item.function
+        if _is_sql(function) and (start or after_statement):
+            script = function
+            function = lambda context: script(context, start, after_statement)  # noqa: E731
+        _call_user(function if item.takes_context else _no_argument(function),
+                   "", step, version, context, aftermath, hint)
         _call_user(hooks.after_migration, "after_migration hook of", step, version, context,
-                   aftermath)
+                   aftermath, hint)
 
 
 def _no_argument(function: Callable[..., object]) -> Callable[[MigrationContext], object]:
@@ -451,6 +527,7 @@ def _call_user(
     version: int,
     context: MigrationContext,
     aftermath: Callable[[BaseException], str],
+    hint: str = "Fix the migration and run again.",
 ) -> None:
     if function is None:
         return
@@ -461,8 +538,7 @@ def _call_user(
         raise MigrationError(
             f"{subject} {step.migration.version} ({step.direction}) in {step.migration.path} "
             f"failed: {type(exc).__name__}: {exc}",
-            f"The store holds version {version}, and {aftermath(exc)}. "
-            "Fix the migration and run again.",
+            f"The store holds version {version}, and {aftermath(exc)}. {hint}",
             detail=user_traceback(exc),
         ) from exc
     if isinstance(returned, _UNRUN_BODIES):

@@ -15,6 +15,7 @@ PENDING = "pending"
 MISSING = "missing"
 MODIFIED = "modified"
 OUT_OF_ORDER = "out_of_order"
+FAILED = "failed"
 
 
 class AppliedMigration(NamedTuple):
@@ -41,6 +42,30 @@ class LogEntry(NamedTuple):
     logged_by: str
 
 
+class Attempt(NamedTuple):
+    """A migration that ran outside a transaction (SPEC 9) and has not been recorded as done:
+    it failed, or its process died. ``done`` of ``total`` statements completed (a SQL
+    migration; ``total`` is None for a Python one); ``ended_at`` and ``error`` are empty when
+    the run ended without saying how (a kill -9)."""
+
+    version: int
+    direction: str
+    file_name: str
+    started_at: str
+    started_by: str
+    done: int
+    total: int | None
+    done_checksum: str | None
+    ended_at: str | None
+    error: str | None
+
+    def progress(self) -> str:
+        """What is known of how far it got, in words."""
+        if self.total is None:
+            return "a Python migration, stopped part-way"
+        return f"{self.done} of {self.total} statements completed"
+
+
 class LockHolder(NamedTuple):
     """Who holds a store's lock: ``owner`` is ``user@host:pid``. A SQL store's lock is a
     lease (SPEC 12): ``renewed`` changes each time its holder renews it, and a lease left
@@ -63,6 +88,7 @@ class StoreState(NamedTuple):
 
     current: int
     applied: Mapping[int, AppliedMigration] | None = None
+    attempts: Mapping[int, Attempt] | None = None  # failed migrations (SQL stores)
 
 
 class MigrationState(NamedTuple):
@@ -72,6 +98,7 @@ class MigrationState(NamedTuple):
     state: str
     migration: Migration | None
     applied: AppliedMigration | None = None
+    attempt: Attempt | None = None  # with state failed
 
 
 def migration_states(migrations: Sequence[Migration], store: StoreState) -> list[MigrationState]:
@@ -110,7 +137,18 @@ def migration_states(migrations: Sequence[Migration], store: StoreState) -> list
         assert version is not None
         record = applied.get(version)
         rows.append(MigrationState(version, _state(version, migration, record, current), migration, record))
+    if store.attempts:
+        rows = _with_attempts(rows, store.attempts)
     return rows
+
+
+def _with_attempts(rows: list[MigrationState], attempts: Mapping[int, Attempt]) -> list[MigrationState]:
+    """Failed migrations are failed, whatever else their rows would say."""
+    known = {row.version for row in rows}
+    rows = [row._replace(state=FAILED, attempt=attempts[row.version])
+            if row.version in attempts else row for row in rows]
+    extra = [MigrationState(v, FAILED, None, None, a) for v, a in attempts.items() if v not in known]
+    return sorted(rows + extra, key=lambda row: row.version) if extra else rows
 
 
 def modified(migrations: Sequence[Migration], store: StoreState) -> Iterator[Migration]:
@@ -163,8 +201,10 @@ def problems(rows: Sequence[MigrationState], skipped: Sequence[str],
         Problem(
             row.state,
             row.version,
-            row.migration.name if row.migration else (row.applied.file_name if row.applied else ""),
-            _PROBLEM_TEXT[row.state],
+            row.migration.name if row.migration else (
+                row.applied.file_name if row.applied else (
+                    row.attempt.file_name if row.attempt else "")),
+            failure(row.attempt) if row.attempt else _PROBLEM_TEXT[row.state],
         )
         for row in rows
         if row.state != APPLIED
@@ -175,6 +215,14 @@ def problems(rows: Sequence[MigrationState], skipped: Sequence[str],
                       "a Flyway repeatable migration (R__): link-migration does not run these")
               for name in unsupported]
     return found
+
+
+def failure(attempt: Attempt) -> str:
+    """A failed migration in one line: direction, how far it got, and why."""
+    why = (attempt.error or "").strip().splitlines()
+    reason = f": {why[0]}" if why else (
+        "; the run ended without saying how (killed?)" if not attempt.ended_at else "")
+    return f"{attempt.direction} failed, {attempt.progress()}{reason}"
 
 
 _PROBLEM_TEXT = {

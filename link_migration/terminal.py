@@ -22,6 +22,7 @@ _COLOURS = {
     "missing": "31",  # red
     "modified": "31",
     "out_of_order": "31",
+    "failed": "31",
     "error": "1;31",
     "warning": "33",
     "summary": "1",  # bold

@@ -89,7 +89,8 @@ def test_console_script_runs_the_sqlite_example_up_status_and_down(example, tmp_
 
     down = _run([script, "-c", str(example / "conf.py"), "--to", "0"], cwd=REPO)
     assert down.returncode == 0, down.stderr
-    assert _tables(database) == {"link_migration_history", "link_migration_log", "link_migration_lock"}
+    assert _tables(database) == {"link_migration_history", "link_migration_log",
+                                 "link_migration_lock", "link_migration_attempt"}
 
 
 def test_underscore_script_and_python_m_are_the_same_program(example, tmp_path):

@@ -662,19 +662,20 @@ def test_down_deletes_the_history_row_and_appends_to_the_log(project):
 # ======================================================================= table names
 
 
-@pytest.mark.parametrize("history_table, log_table, lock_table", [
-    ("my_history", "my_log", "my_lock"),
-    ("main.my_history", "main.my_log", "main.my_lock"),
+@pytest.mark.parametrize("history_table, log_table, lock_table, attempt_table", [
+    ("my_history", "my_log", "my_lock", "my_attempt"),
+    ("main.my_history", "main.my_log", "main.my_lock", "main.my_attempt"),
 ])
-def test_table_names_come_from_conf(project, history_table, log_table, lock_table):
+def test_table_names_come_from_conf(project, history_table, log_table, lock_table, attempt_table):
     project.write_conf(
         DATABASE_CONF
         + f"HISTORY_TABLE = {history_table!r}\nLOG_TABLE = {log_table!r}\nLOCK_TABLE = {lock_table!r}\n"
+        + f"ATTEMPT_TABLE = {attempt_table!r}\n"
     )
     project.add_migration(1)
     project.add_migration(2)
     ok(project.run())
-    assert tables(project) == {"my_history", "my_log", "my_lock"}
+    assert tables(project) == {"my_history", "my_log", "my_lock", "my_attempt"}
     assert [row[0] for row in history_rows(project, "my_history")] == [1, 2]
     assert [(row[1], row[2]) for row in log_rows(project, "my_log")] == [(1, "up"), (2, "up")]
     assert states(status_doc(project)) == {1: "applied", 2: "applied"}

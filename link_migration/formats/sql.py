@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from ..errors import DiscoveryError
 
@@ -146,13 +146,16 @@ class SqlScript:
         if self.transactional:
             _refuse_transaction_control(section, self.statements)
 
-    def __call__(self, context: Any) -> None:
+    def __call__(self, context: Any, start: int = 0,
+                 after: Callable[[int, str], None] | None = None) -> None:
+        """Run the statements after the first ``start`` (a resumed migration); ``after`` is
+        told the number of statements done, and the checksum of their text, after each."""
         from ..context import add_location
         from ..dialects import dialect_for
 
         path = self._section.path if self._section is not None else ""
         cursor = dialect_for(context.connection).cursor()
-        for number, line, text in self.statements:
+        for number, line, text in self.statements[start:]:
             try:
                 cursor.execute(text)
                 if getattr(cursor, "description", None) is not None:
@@ -160,6 +163,15 @@ class SqlScript:
             except Exception as exc:
                 add_location(exc, f"in statement {number} (line {line}) of {path}")
                 raise
+            if after is not None:
+                after(number, self.checksum_of_first(number))
+
+    def checksum_of_first(self, count: int) -> str:
+        """A checksum of the text of the first ``count`` statements: a resumed migration must
+        find them as they ran."""
+        from ..discovery import checksum
+
+        return checksum("\0".join(text for _, _, text in self.statements[:count]).encode("utf-8"))
 
     def first_lines(self, flavour: str) -> list[str]:
         """Each statement's first line, for ``--dry-run -v``."""

@@ -12,6 +12,7 @@ from ..importer import user_location
 from .base import parse_version
 from .functions import FunctionStore
 from .sql import (
+    DEFAULT_ATTEMPT_TABLE,
     DEFAULT_HISTORY_TABLE,
     DEFAULT_LOCK_TABLE,
     DEFAULT_LOG_TABLE,
@@ -100,11 +101,15 @@ def _sql_store(config: Config, busy_timeout: float) -> SqlStore:
         "lock_table": check_table_name(
             config.get("LOCK_TABLE", DEFAULT_LOCK_TABLE), "LOCK_TABLE", config.path, sqlite=sqlite
         ),
+        "attempt_table": check_table_name(
+            config.get("ATTEMPT_TABLE", DEFAULT_ATTEMPT_TABLE), "ATTEMPT_TABLE", config.path,
+            sqlite=sqlite,
+        ),
     }
     if len(set(tables.values())) < len(tables):
         raise ConfigError(
-            f"HISTORY_TABLE, LOG_TABLE and LOCK_TABLE in {config.path} must be three different "
-            f"tables, not {', '.join(tables.values())}",
+            f"HISTORY_TABLE, LOG_TABLE, LOCK_TABLE and ATTEMPT_TABLE in {config.path} must be "
+            f"four different tables, not {', '.join(tables.values())}",
             "Give each its own name.",
         )
     options: dict[str, Any] = dict(tables, lease_term=_lease_term(config))

@@ -18,6 +18,7 @@ from ..errors import (
     ConfigError,
     DatabaseBusyError,
     LeaseLostError,
+    LinkMigrationError,
     StoreError,
     TransactionEndedError,
     UncertainCommitError,
@@ -34,11 +35,12 @@ if TYPE_CHECKING:
     from ..discovery import Migration
     from ..lease import Lease
     from ..plan import Step
-    from ..state import AppliedMigration, LockHolder, LogEntry, StoreState
+    from ..state import AppliedMigration, Attempt, LockHolder, LogEntry, StoreState
 
 DEFAULT_HISTORY_TABLE = "link_migration_history"
 DEFAULT_LOG_TABLE = "link_migration_log"
 DEFAULT_LOCK_TABLE = "link_migration_lock"
+DEFAULT_ATTEMPT_TABLE = "link_migration_attempt"
 
 HISTORY_COLUMNS = (
     "version", "file_name", "checksum", "applied_at", "duration", "applied_by", "faked",
@@ -48,10 +50,13 @@ LOG_COLUMNS = (
 )
 
 # The format of the store's own tables. 1: versions in INTEGER columns (32 bits on PostgreSQL
-# and MySQL); 2: versions in 64-bit columns; 3: the lock row is a lease (renewed, term_ms).
-# Kept in row 0 of the lock table (row 1 is the lock), so that each later change of these
-# tables can upgrade the ones it finds, once.
-STORE_FORMAT = 3
+# and MySQL); 2: versions in 64-bit columns; 3: the lock row is a lease (renewed, term_ms);
+# 4: the attempt table, where migrations that run outside a transaction are recorded as they
+# start and progress (SPEC 9). Kept in row 0 of the lock table (row 1 is the lock), so that
+# each later change of these tables can upgrade the ones it finds, once; a release that knows
+# an older format refuses tables of a newer one, so it cannot run past a failed migration it
+# would not see.
+STORE_FORMAT = 4
 _FORMAT_ROW = 0
 _LOCK_ROW = 1
 
@@ -89,6 +94,24 @@ _CREATE_LOCK = """CREATE TABLE {table} (
     term_ms INTEGER
 )"""
 
+ATTEMPT_COLUMNS = (
+    "version", "direction", "file_name", "started_at", "started_by", "done", "total",
+    "done_checksum", "ended_at", "error",
+)
+_CREATE_ATTEMPT = """CREATE TABLE {table} (
+    version {version_type} NOT NULL PRIMARY KEY,
+    direction VARCHAR(8) NOT NULL,
+    file_name VARCHAR(255) NOT NULL,
+    started_at VARCHAR(40) NOT NULL,
+    started_by VARCHAR(255) NOT NULL,
+    done INTEGER NOT NULL,
+    total INTEGER,
+    done_checksum VARCHAR(64),
+    ended_at VARCHAR(40),
+    error VARCHAR(2000)
+)"""
+_ERROR_LENGTH = 2000
+
 PARAMSTYLES = ("qmark", "numeric", "named", "format", "pyformat")
 
 
@@ -107,6 +130,7 @@ class SqlStore:
         history_table: str = DEFAULT_HISTORY_TABLE,
         log_table: str = DEFAULT_LOG_TABLE,
         lock_table: str = DEFAULT_LOCK_TABLE,
+        attempt_table: str = DEFAULT_ATTEMPT_TABLE,
         paramstyle: str | None = None,
         database_file: Path | None = None,
         owns_connection: bool = True,
@@ -122,6 +146,11 @@ class SqlStore:
         self.history_table = self._history = history_table
         self.log_table = self._log = log_table
         self.lock_table = self._lock = lock_table
+        self.attempt_table = self._attempt = attempt_table
+        self._attempt_open: tuple[int, str] | None = None  # (version, direction) while one runs
+        self._attempt_done: int | None = None
+        self._attempt_total: int | None = None
+        self._unsaid_failure: tuple[int, str] | None = None
         self._schema: str | None = None
         self._paramstyle = paramstyle
         self._database_file = database_file
@@ -164,6 +193,7 @@ class SqlStore:
                                                 _LOCK_COLUMNS_BEFORE_LEASES)
         history = not fresh and self._table_exists(self.history_table, HISTORY_COLUMNS)
         log = not fresh and self._table_exists(self.log_table, LOG_COLUMNS)
+        attempt = not fresh and self._table_exists(self.attempt_table, ATTEMPT_COLUMNS)
         found = 0
         if lock:
             rows = self._query(f"SELECT pid FROM {self._lock} WHERE id = {{}}", (_FORMAT_ROW,))
@@ -186,7 +216,9 @@ class SqlStore:
             statements.append(_CREATE_HISTORY.format(table=self._history, **types))
         if not log:
             statements.append(_CREATE_LOG.format(table=self._log, **types))
-        if found < STORE_FORMAT or not (history and log):
+        if not attempt:
+            statements.append(_CREATE_ATTEMPT.format(table=self._attempt, **types))
+        if found < STORE_FORMAT or not (history and log and attempt):
             statements.append(f"DELETE FROM {self._lock} WHERE id = {_FORMAT_ROW}")
             values = (_FORMAT_ROW, "link-migration store format", "", STORE_FORMAT, self._clock())
             statements.append(
@@ -280,8 +312,104 @@ class SqlStore:
                 applied_by=sys.intern(row[5]) if type(row[5]) is str else row[5],
                 faked=bool(row[6]),
             )
+        attempts = self._read_attempts()
         self._end_read(connection)
-        return StoreState(max(applied, default=0), applied)
+        return StoreState(max(applied, default=0), applied, attempts)
+
+    def _read_attempts(self) -> dict[int, Attempt]:
+        """The failed migrations (SPEC 9): rows of the attempt table, which exists from format
+        4 on."""
+        from ..state import Attempt
+
+        if not self._table_exists(self.attempt_table, ATTEMPT_COLUMNS):
+            return {}
+        rows = self._query(f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM {self._attempt}", ())
+        table = self.attempt_table
+        return {
+            self._version_of(row[0], table): Attempt(
+                self._version_of(row[0], table), str(row[1]), str(row[2]), str(row[3]),
+                str(row[4]), self._version_of(row[5], table),
+                None if row[6] is None else self._version_of(row[6], table),
+                row[7], row[8], row[9])
+            for row in rows
+        }
+
+    # -- migrations outside a transaction: the attempt table (SPEC 9) ----------------------
+
+    def attempt_started(self, step: Step, total: int | None, *, resume: bool) -> None:
+        """Record, committed on its own, that ``step`` starts outside a transaction (or on a
+        database whose DDL commits by itself): a kill -9 from here on leaves a row that says
+        so. Resuming keeps the statements already done."""
+        self._ensure_tables()
+        migration = step.migration
+        now, by = self._clock(), self._identity or who_am_i()
+        self._identity = by
+        self._begin()
+        try:
+            if resume:
+                self._execute(
+                    f"UPDATE {self._attempt} SET started_at = {{}}, started_by = {{}}, "
+                    "total = {}, ended_at = NULL, error = NULL WHERE version = {}",
+                    (now, by, total, migration.version))
+            else:
+                self._execute(
+                    f"INSERT INTO {self._attempt} ({', '.join(ATTEMPT_COLUMNS)}) VALUES "
+                    "({}, {}, {}, {}, {}, {}, {}, {}, {}, {})",
+                    (migration.version, step.direction, migration.name, now, by, 0, total,
+                     None, None, None))
+            self._connection.commit()
+        except BaseException:
+            self._rollback_quietly()
+            raise
+        self._attempt_open = (migration.version, step.direction)
+        self._attempt_done = None  # statements done, for after_failure()
+        self._attempt_total = total
+        if resume and total is not None:
+            rows = self._query(f"SELECT done FROM {self._attempt} WHERE version = {{}}",
+                               (migration.version,))
+            self._end_read(self._connection)
+            self._attempt_done = self._version_of(rows[0][0], self.attempt_table) if rows else 0
+
+    def attempt_running(self) -> bool:
+        """Whether the running step is recorded as an attempt: if it fails, it stays failed."""
+        return self._attempt_open is not None
+
+    def statement_done(self, version: int, done: int, done_checksum: str) -> None:
+        """A statement of a SQL migration outside a transaction has completed (and committed
+        by itself): say so, committed on its own."""
+        self._attempt_done = done
+        self._execute(
+            f"UPDATE {self._attempt} SET done = {{}}, done_checksum = {{}} WHERE version = {{}}",
+            (done, done_checksum, version))
+        self._connection.commit()
+
+    def _attempt_failed(self, exc: BaseException) -> None:
+        """The migration outside a transaction stopped with ``exc``: record the error, on its
+        own. Best effort: if the connection is gone too, the row still says that it started
+        and how far it got, and status says the run ended without saying how."""
+        if self._attempt_open is None or self._connection is None:
+            return
+        version = self._attempt_open[0]
+        self._attempt_open = None
+        if isinstance(exc, LinkMigrationError) and exc.__cause__ is not None:
+            exc = exc.__cause__  # the migration's own error, not our report of it
+        error = f"{type(exc).__name__}: {exc}".strip()[:_ERROR_LENGTH]
+        self._unsaid_failure = (version, error)
+        with contextlib.suppress(Exception):
+            self._say_failure()
+
+    def _say_failure(self) -> None:
+        """Write the error of the attempt that failed; kept for later when the connection
+        cannot take it now (a statement was cancelled on it)."""
+        if self._unsaid_failure is None:
+            return
+        version, error = self._unsaid_failure
+        self._rollback_quietly()
+        self._execute(
+            f"UPDATE {self._attempt} SET ended_at = {{}}, error = {{}} WHERE version = {{}}",
+            (self._clock(), error, version))
+        self._connection.commit()
+        self._unsaid_failure = None
 
     def read_log(self, limit: int | None) -> list[LogEntry] | None:
         from ..state import LogEntry
@@ -304,14 +432,29 @@ class SqlStore:
 
     # -- writing -----------------------------------------------------------------------
 
+    def atomic_ddl(self) -> bool:
+        """Whether a transaction here undoes DDL too: not on MySQL and MariaDB, where every
+        migration is treated as one outside a transaction (SPEC 9)."""
+        self._open()
+        assert self._dialect is not None
+        return self._dialect.transactional_ddl
+
     @contextlib.contextmanager
-    def applying(self, step: Step, *, transactional: bool, fake: bool) -> Iterator[Any]:
+    def applying(self, step: Step, *, transactional: bool, fake: bool,
+                 statements: int | None = None, resume: bool = False) -> Iterator[Any]:
+        """Run the step's migration in the block and record it. A migration that may leave
+        part of its work in place (outside a transaction, or any on a database whose DDL
+        commits by itself) is recorded in the attempt table first, with ``statements`` (a
+        SQL migration's count) and, when ``resume``, the statements already done kept."""
         connection = self._open()
         self._check_lease()
         self._ensure_tables()
         self._full_cache()
         dialect = self._dialect
         assert dialect is not None
+        guarded = not fake and (not transactional or not dialect.transactional_ddl)
+        if guarded:
+            self.attempt_started(step, statements, resume=resume)
         # The store decides, not the connection's mode (SPEC 6): a connection that
         # get_connection() returned in autocommit mode would lose a failing migration's
         # atomicity, and the record of a step must commit whole; transactional = False needs
@@ -327,10 +470,12 @@ class SqlStore:
                 self._step_open = True
             try:
                 yield connection
-            except BaseException:
+            except BaseException as exc:
                 if transactional:
                     self._step_open = False
                     self._rollback_quietly()
+                if guarded:
+                    self._attempt_failed(exc)
                 raise
             ended = transactional and self._transaction_ended() is True
             self._step_open = False
@@ -352,8 +497,12 @@ class SqlStore:
                 self._set_autocommit(original, False)
                 self._begin()
             self._record_step(step, time.perf_counter() - started, fake, transactional)
+            if guarded:  # done: the attempt goes with the record, in its transaction
+                self._execute(f"DELETE FROM {self._attempt} WHERE version = {{}}",
+                              (step.migration.version,))
             self._fence(transactional or fake)
             self._commit(fake, transactional)
+            self._attempt_open = None
             self._next_seq = (self._next_seq or 0) + 1
         except BaseException:
             # A statement may still be running (a second signal interrupted it): giving the
@@ -395,6 +544,10 @@ class SqlStore:
         self._connection = None
         self._dialect = None
         self._step_open = False
+        if self._unsaid_failure is not None:  # on a fresh connection, what the old could not take
+            with contextlib.suppress(Exception):
+                self._open()
+                self._say_failure()
 
     def _set_autocommit(self, original: bool | None, wanted: bool | None) -> None:
         """Put the connection in ``wanted`` mode where the driver has modes and it is not
@@ -419,13 +572,19 @@ class SqlStore:
         """What is known of a failed migration's changes, and what may help, for its message.
         Called while the step's transaction is still open, before it is rolled back."""
         dialect = self._dialect
+        if self._attempt_open is not None and self._attempt_total is not None:
+            done = self._attempt_done or 0
+            return (f"it ran outside a transaction: {done} of its {self._attempt_total} "
+                    "statements completed and are in place, and it is recorded as failed")
         if not transactional:
             return ("it ran outside a transaction (transactional = False), so what it did "
-                    "before it stopped is in place")
+                    "before it stopped is in place" + (
+                        ", and it is recorded as failed" if self._attempt_open else ""))
         if dialect is not None and not dialect.transactional_ddl:
             return (f"{dialect.name} commits each CREATE, ALTER, DROP and the like by itself, "
                     "with everything before it: only what the migration did after the last "
-                    "such statement was rolled back, and the rest may be in place")
+                    "such statement was rolled back, and the rest may be in place"
+                    + (", so it is recorded as failed" if self._attempt_open else ""))
         ended = self._transaction_ended() if dialect is not None else None
         if ended is True and dialect is not None and dialect.rolls_back_by_itself(exc):
             ended = None
@@ -800,12 +959,41 @@ class SqlStore:
         self._end_read(self._connection)
         return rows
 
+    def resolve(self, attempt: Attempt, migration: Migration | None, applied: bool) -> str:
+        """Settle a failed migration by hand (SPEC 9), in one transaction logged as
+        ``resolve applied`` or ``resolve undone``: ``applied``, it was finished (an up is
+        recorded as applied, a down as rolled back); else it was undone (the attempt is
+        forgotten, and the version stays as it was). Returns the log's operation."""
+        version = attempt.version
+        operation = "resolve applied" if applied else "resolve undone"
+        changes: list[tuple[str, Sequence[Any], int, str | None]] = []
+        if applied and attempt.direction == "up":
+            changes.append((
+                f"INSERT INTO {self._history} ({', '.join(HISTORY_COLUMNS)}) VALUES "
+                "({}, {}, {}, {}, {}, {}, {})",
+                (version, migration.name if migration else attempt.file_name,
+                 (migration.checksum or None) if migration else None, self._clock(), None,
+                 self._identity or who_am_i(), 0),
+                version, attempt.file_name))
+        elif applied:
+            changes.append((f"DELETE FROM {self._history} WHERE version = {{}}", (version,),
+                            version, attempt.file_name))
+        else:
+            changes.append((f"DELETE FROM {self._attempt} WHERE version = {{}}", (version,),
+                            version, attempt.file_name))
+        if applied:
+            changes.append((f"DELETE FROM {self._attempt} WHERE version = {{}}", (version,),
+                            version, None))
+        self._repair(operation, changes)
+        return operation
+
     def _repair(self, operation: str,
-                changes: Sequence[tuple[str, Sequence[Any], int, str]],
+                changes: Sequence[tuple[str, Sequence[Any], int, str | None]],
                 *, bound: bool = False) -> None:
         """Run each change (SQL with ``{}`` markers, its values, and the version and file name
-        to log) and log it as ``operation``, all in one transaction: the history and its log
-        never disagree. The store, not the connection's mode, decides (as in applying())."""
+        to log, or None for a change that goes with the one before) and log it as
+        ``operation``, all in one transaction: the history and its log never disagree. The
+        store, not the connection's mode, decides (as in applying())."""
         self._ensure_tables()
         dialect = self._dialect
         assert dialect is not None
@@ -821,6 +1009,8 @@ class SqlStore:
                     self._run(template, tuple(values))
                 else:
                     self._execute(template, values)
+                if file_name is None:
+                    continue
                 self._log_entry(log, version, operation, file_name, now, None, by)
                 self._next_seq = (self._next_seq or 0) + 1
             self._commit(fake=True, transactional=True)  # fake: "nothing was recorded"
@@ -879,6 +1069,7 @@ class SqlStore:
         self._ensure_lock_table()
         history = self._table_exists(self.history_table, HISTORY_COLUMNS)
         log = self._table_exists(self.log_table, LOG_COLUMNS)
+        attempt = self._table_exists(self.attempt_table, ATTEMPT_COLUMNS)
         rows = self._query(f"SELECT pid FROM {self._lock} WHERE id = {{}}", (_FORMAT_ROW,))
         self._end_read(self._connection)
         found = self._version_of(rows[0][0], self.lock_table) if rows else (1 if history else 0)
@@ -889,11 +1080,12 @@ class SqlStore:
                 f"link-migration; this one knows format {STORE_FORMAT}",
                 "Upgrade link-migration to run migrations on this database.",
             )
-        if found < STORE_FORMAT or not (history and log):
-            self._create_or_upgrade(history, log, upgrade=0 < found < STORE_FORMAT)
+        if found < STORE_FORMAT or not (history and log and attempt):
+            self._create_or_upgrade(history, log, attempt, upgrade=0 < found < STORE_FORMAT)
         self._tables_ready = True
 
-    def _create_or_upgrade(self, history: bool, log: bool, *, upgrade: bool) -> None:
+    def _create_or_upgrade(self, history: bool, log: bool, attempt: bool, *,
+                           upgrade: bool) -> None:
         """One transaction (where the database has transactional DDL) that creates what is
         missing, widens the version columns of format 1, and records the format."""
         dialect = self._dialect
@@ -911,6 +1103,8 @@ class SqlStore:
                 self._run(_CREATE_HISTORY.format(table=self._history, **types), ())
             if not log:
                 self._run(_CREATE_LOG.format(table=self._log, **types), ())
+            if not attempt:
+                self._run(_CREATE_ATTEMPT.format(table=self._attempt, **types), ())
             for statement in widening:
                 self._run(statement, ())
             self._execute(f"DELETE FROM {self._lock} WHERE id = {{}}", (_FORMAT_ROW,))
@@ -931,7 +1125,8 @@ class SqlStore:
             self._rollback_quietly()
             self._next_seq = None
             if not upgrade and self._table_exists(self.history_table, HISTORY_COLUMNS) and \
-                    self._table_exists(self.log_table, LOG_COLUMNS):
+                    self._table_exists(self.log_table, LOG_COLUMNS) and \
+                    self._table_exists(self.attempt_table, ATTEMPT_COLUMNS):
                 return  # another runner (under a lock of conf.py's) created them meanwhile
             raise
 
@@ -1032,7 +1227,7 @@ class SqlStore:
 
     def _qualified(self, table: str) -> str:
         return {self.history_table: self._history, self.log_table: self._log,
-                self.lock_table: self._lock}[table]
+                self.lock_table: self._lock, self.attempt_table: self._attempt}[table]
 
     def _version_of(self, value: Any, table: str) -> int:
         """A whole number read from one of our tables; a hand-edited row that holds anything
@@ -1090,7 +1285,8 @@ class SqlStore:
         self._end_read(self._connection)
         if description:
             self._description = description
-        unqualified = [t for t in (self.history_table, self.log_table, self.lock_table)
+        unqualified = [t for t in (self.history_table, self.log_table, self.lock_table,
+                                   self.attempt_table)
                        if "." not in t]
         if not schema and unqualified and dialect.schema_required:
             raise StoreError(
@@ -1103,9 +1299,10 @@ class SqlStore:
         if schema:
             self._schema = schema
             prefix = dialect.quote(schema) + "."
-            self._history, self._log, self._lock = (
+            self._history, self._log, self._lock, self._attempt = (
                 table if "." in table else prefix + table
-                for table in (self.history_table, self.log_table, self.lock_table)
+                for table in (self.history_table, self.log_table, self.lock_table,
+                              self.attempt_table)
             )
 
     def _unreadable(self, exc: BaseException, table: str = "") -> StoreError:

@@ -384,7 +384,7 @@ def test_a_new_store_records_its_format_and_an_old_one_is_upgraded_once(project)
     with sqlite3.connect(project.root / "app.db") as connection:
         connection.executescript(_FORMAT_1)
     assert project.run().status == 0
-    assert _format_row(project.root / "app.db") == [(0, 3)]
+    assert _format_row(project.root / "app.db") == [(0, 4)]
     # SQLite's INTEGER is 64-bit already: the format is recorded, with nothing to widen or log.
     assert _log(project.root / "app.db") == [(1, "up"), (20261127193000, "up")]
     assert project.run("--down").status == 0
@@ -395,7 +395,7 @@ def test_a_new_store_records_its_format_and_an_old_one_is_upgraded_once(project)
     (fresh / "conf.py").write_text(f'MIGRATIONS_DIR = {str(project.migrations)!r}\nDATABASE = "new.db"\n')
     (project.migrations / "s1.py").unlink()
     assert project.run("-c", str(fresh / "conf.py"), conf=False).status == 0
-    assert _format_row(fresh / "new.db") == [(0, 3)]
+    assert _format_row(fresh / "new.db") == [(0, 4)]
     assert _log(fresh / "new.db") == [(20261127193000, "up")]
 
 
