@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .adopt import AdoptResult
     from .discovery import Catalogue, MigrationLoader
-    from .plan import Request
+    from .plan import Plan, Request
     from .repair import RepairResult
     from .runner import Progress, RunResult
     from .signals import SignalGuard
@@ -64,6 +64,23 @@ def _failed(state: StoreState, resume: bool, wording: Wording) -> Attempt | None
         f"stopped, or finish or undo it by hand and say so with "
         f"{wording.resolve.format(attempt.version)}.",
     )
+
+
+def _starts_with(plan: Plan, attempt: Attempt) -> None:
+    """A resumed run begins with the failed migration, in its direction."""
+    from .errors import PlanError
+
+    first = plan.steps[0] if plan.steps else None
+    if first is None or (first.migration.version, first.direction) != (attempt.version,
+                                                                      attempt.direction):
+        starts = (f"starts with {first.migration.version} ({first.direction})" if first
+                  else "has nothing to do")
+        raise PlanError(
+            f"cannot resume: the failed migration is {attempt.version} ({attempt.direction}), "
+            f"and the plan {starts}",
+            "Resume in the failed migration's direction (--down for a down), with a plan that "
+            "starts there; to go the other way, resolve it first.",
+        )
 
 
 def _log_info(message: str) -> None:
@@ -172,6 +189,8 @@ class Migrator:
                 )
                 for warning in plan.warnings:
                     self._warn(warning)
+                if attempt is not None:
+                    _starts_with(plan, attempt)
                 # The plan has what the run needs: the history rows (thousands, perhaps)
                 # need not stay in memory beside every migration of the plan.
                 del state

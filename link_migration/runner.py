@@ -435,9 +435,10 @@ def _takes_context_by_signature(
     return bool(positional) or accepts_varargs
 
 
-def _statement_counter(store: VersionStore, step: Step) -> Callable[[int, str], None]:
+def _statement_counter(store: VersionStore, step: Step) -> Callable[[object, str, int, str], None]:
     version = step.migration.version
-    return lambda done, checksum: store.statement_done(version, done, checksum)  # type: ignore[attr-defined]
+    return lambda cursor, text, done, checksum: store.run_counted(  # type: ignore[attr-defined]
+        cursor, text, version, done, checksum)
 
 
 def _is_sql(function: object) -> bool:
@@ -448,12 +449,6 @@ def _resume_from(item: _Prepared, attempt: Attempt) -> int:
     """Where a resumed migration goes on: after the statements it completed, if they are
     still those of its file; a Python migration starts again."""
     step = item.step
-    if (step.migration.version, step.direction) != (attempt.version, attempt.direction):
-        raise PlanError(
-            f"cannot resume: the failed migration is {attempt.version} ({attempt.direction}), "
-            f"and the plan starts with {step.migration.version} ({step.direction})",
-            "Resume in the failed migration's direction, with a plan that starts there.",
-        )
     if not _is_sql(item.function) or not attempt.done:
         return 0
     script = item.function
@@ -479,7 +474,7 @@ def _call_migration(
     store: VersionStore,
     *,
     start: int = 0,
-    after_statement: Callable[[int, str], None] | None = None,
+    after_statement: Callable[[object, str, int, str], None] | None = None,
     wording: Wording = API_WORDING,
 ) -> None:
     """Run the hooks and the migration, inside the step's transaction where there is one. A

@@ -208,3 +208,22 @@ def test_a_transactional_failure_is_no_failed_state(sql_project):
     assert result.status == 1 and "rolled back" in result.err and "--resume" not in result.err
     assert _status(sql_project)[1]["state"] == "pending"
     assert _tables(sql_project) == []
+
+
+def test_a_failed_down_resumes_with_down_and_resume(sql_project):
+    down = """\
+        -- migrate:up
+        CREATE TABLE a (x INTEGER);
+        CREATE TABLE b (x INTEGER);
+        -- migrate:down transaction:false
+        DROP TABLE b;
+        DROP TABLE {target};
+        """
+    _write(sql_project, "1_a.sql", down.format(target="nowhere"))
+    ok(sql_project.run())
+    assert sql_project.run("--down").status == 1
+    assert_error(sql_project.run("--resume"), "cannot resume", "failed migration is 1 (down)")
+    _write(sql_project, "1_a.sql", down.format(target="a"))
+    ok(sql_project.run("--down", "--resume"))
+    assert _tables(sql_project) == [] and _history(sql_project) == []
+    assert _log(sql_project)[-1] == (1, "down")

@@ -147,9 +147,10 @@ class SqlScript:
             _refuse_transaction_control(section, self.statements)
 
     def __call__(self, context: Any, start: int = 0,
-                 after: Callable[[int, str], None] | None = None) -> None:
-        """Run the statements after the first ``start`` (a resumed migration); ``after`` is
-        told the number of statements done, and the checksum of their text, after each."""
+                 run: Callable[[Any, str, int, str], None] | None = None) -> None:
+        """Run the statements after the first ``start`` (a resumed migration). ``run``, when
+        given, runs each one instead (cursor, text, its number, and the checksum of the text
+        of the statements up to it), so that the store can record it as it completes."""
         from ..context import add_location
         from ..dialects import dialect_for
 
@@ -157,14 +158,15 @@ class SqlScript:
         cursor = dialect_for(context.connection).cursor()
         for number, line, text in self.statements[start:]:
             try:
-                cursor.execute(text)
-                if getattr(cursor, "description", None) is not None:
-                    cursor.fetchall()  # an unbuffered cursor refuses the next statement until then
+                if run is None:
+                    cursor.execute(text)
+                    if getattr(cursor, "description", None) is not None:
+                        cursor.fetchall()  # an unbuffered cursor refuses the next statement until then
+                else:
+                    run(cursor, text, number, self.checksum_of_first(number))
             except Exception as exc:
                 add_location(exc, f"in statement {number} (line {line}) of {path}")
                 raise
-            if after is not None:
-                after(number, self.checksum_of_first(number))
 
     def checksum_of_first(self, count: int) -> str:
         """A checksum of the text of the first ``count`` statements: a resumed migration must

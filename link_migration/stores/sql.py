@@ -374,14 +374,40 @@ class SqlStore:
         """Whether the running step is recorded as an attempt: if it fails, it stays failed."""
         return self._attempt_open is not None
 
-    def statement_done(self, version: int, done: int, done_checksum: str) -> None:
-        """A statement of a SQL migration outside a transaction has completed (and committed
-        by itself): say so, committed on its own."""
-        self._attempt_done = done
-        self._execute(
+    def run_counted(self, cursor: Any, text: str, version: int, done: int,
+                    done_checksum: str) -> None:
+        """Run statement number ``done`` of a SQL migration outside a transaction, and record
+        that it completed. Where DDL is transactional the two commit together, so that a kill
+        -9 cannot leave a statement done but not counted; a statement the database refuses to
+        run in a transaction, and every one on MySQL, commits by itself just before."""
+        dialect = self._dialect
+        assert dialect is not None
+        record = self._statement(
             f"UPDATE {self._attempt} SET done = {{}}, done_checksum = {{}} WHERE version = {{}}",
             (done, done_checksum, version))
+        if dialect.transactional_ddl:
+            cursor.execute(dialect.begin_statement)
+            try:
+                _execute_and_drain(cursor, text)
+            except Exception as exc:
+                with contextlib.suppress(Exception):
+                    cursor.execute("ROLLBACK")
+                if not dialect.refuses_transaction(exc):
+                    raise
+            else:
+                try:
+                    cursor.execute(*record)
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        cursor.execute("ROLLBACK")
+                    raise
+                self._attempt_done = done
+                return
+        _execute_and_drain(cursor, text)
+        cursor.execute(*record)
         self._connection.commit()
+        self._attempt_done = done
 
     def _attempt_failed(self, exc: BaseException) -> None:
         """The migration outside a transaction stopped with ``exc``: record the error, on its
@@ -1382,6 +1408,12 @@ class SqlStore:
             "Run again once that process is done with the database (a long transaction, a "
             "backup), or wait longer for it with a longer lock timeout.",
         )
+
+
+def _execute_and_drain(cursor: Any, text: str) -> None:
+    cursor.execute(text)
+    if getattr(cursor, "description", None) is not None:
+        cursor.fetchall()  # an unbuffered cursor refuses the next statement until then
 
 
 def _rows(cursor: Any, batch: int = 500) -> Iterator[Any]:
