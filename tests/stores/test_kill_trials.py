@@ -74,7 +74,7 @@ def _truth(root: Path, kind: str, tables: Callable[[], set[str]]) -> dict[int, A
 
 
 def _trials(root: Path, kind: str, tables: Callable[[], set[str]],
-            drop: Callable[[str], None]) -> None:
+            drop: Callable[[list[str]], None]) -> None:
     chance = random.Random(20261128)
     killed_at_work = 0
     for _ in range(TRIALS):
@@ -82,8 +82,7 @@ def _trials(root: Path, kind: str, tables: Callable[[], set[str]],
         if all(row.state == "applied" for row in rows.values()):
             # All done: start again from nothing (the tables, and the store's record of
             # them), so that every trial kills a run at work.
-            for table in [*tables(), "link_migration_history", "link_migration_attempt"]:
-                drop(table)
+            drop([*tables(), "link_migration_history", "link_migration_attempt"])
             rows = _truth(root, kind, tables)
         failed = any(row.state == "failed" for row in rows.values())
         runner = subprocess.Popen(
@@ -124,7 +123,16 @@ def test_kill_9_trials_on_sqlite(tmp_path):
         return {n for (n,) in query("SELECT name FROM sqlite_master WHERE type = 'table'")
                 if n.startswith("t")}
 
-    _trials(root, "sqlite", tables, lambda table: query(f"DROP TABLE IF EXISTS {table}"))
+    def drop(names: list[str]) -> None:
+        connection = sqlite3.connect(root / "app.db", timeout=30)
+        try:
+            for name in names:
+                connection.execute(f"DROP TABLE IF EXISTS {name}")
+            connection.commit()
+        finally:
+            connection.close()
+
+    _trials(root, "sqlite", tables, drop)
 
 
 @pytest.mark.parametrize("kind, driver", [("postgresql", "psycopg"), ("mariadb", "pymysql")])
@@ -147,6 +155,6 @@ def test_kill_9_trials_on_a_server(tmp_path, request, kind, driver):
                 if n.startswith("t")}
 
         _trials(root, kind, tables,
-                lambda table: database.execute(f"DROP TABLE IF EXISTS {table}"))
+                lambda names: database.execute(f"DROP TABLE IF EXISTS {', '.join(names)}"))
     finally:
         servers.drop_database(database, server)
