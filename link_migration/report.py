@@ -5,7 +5,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from .plan import DOWN, Plan, Step
 from .runner import RunResult
-from .state import Attempt, LogEntry, MigrationState, Problem
+from .state import Attempt, LogEntry, MigrationState, Problem, failure
 
 from .terminal import INDENT, printable
 
@@ -156,6 +156,18 @@ def status_lines(
         headers, lambda: map(_status_cells, rows), paint, lambda index: (rows[index].state, 1),
         fit=width, shrink=_STATUS_SHRINK, ellipsis=ellipsis,
     )
+    failed = [row for row in rows if row.attempt is not None]
+    for row in failed:  # a few at most: a run stops at the first
+        attempt = row.attempt
+        assert attempt is not None
+        yield ""
+        yield (f"Migration {row.version} ({printable(attempt.file_name)}) "
+               f"{printable(failure(attempt))}")
+        yield (f"{INDENT}started {_when(attempt.started_at)} by {printable(attempt.started_by)}"
+               + (f", stopped {_when(attempt.ended_at)}" if attempt.ended_at else ""))
+    if failed:
+        yield (f"Go on with --resume, or settle it with resolve {failed[0].version} --applied "
+               "(or --rolled-back) once you have finished (or undone) it by hand.")
 
 
 def _status_cells(row: MigrationState) -> tuple[str, ...]:

@@ -227,3 +227,25 @@ def test_a_failed_down_resumes_with_down_and_resume(sql_project):
     ok(sql_project.run("--down", "--resume"))
     assert _tables(sql_project) == [] and _history(sql_project) == []
     assert _log(sql_project)[-1] == (1, "down")
+
+
+def test_status_says_when_and_by_whom_and_a_python_down_resolves(sql_project):
+    _write(sql_project, "m1.py", """\
+        version = 1
+        transactional = False
+        def up(context):
+            context.execute("CREATE TABLE p (x INTEGER)")
+        def down(context):
+            context.execute("DROP TABLE p")
+            raise RuntimeError("half undone")
+        """)
+    ok(sql_project.run())
+    result = sql_project.run("--down")
+    assert result.status == 1 and "recorded as failed" in result.err
+    status = sql_project.run("status")
+    assert "Migration 1 (m1.py) down failed, a Python migration, stopped part-way: " \
+           "RuntimeError: half undone" in status.out
+    assert "started " in status.out and " by " in status.out and "stopped " in status.out
+    assert "Go on with --resume, or settle it with resolve 1 --applied" in status.out
+    ok(sql_project.run("resolve", "1", "--applied"))
+    assert _history(sql_project) == [] and _tables(sql_project) == []
