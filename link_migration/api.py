@@ -216,6 +216,7 @@ class Migrator:
             store = repair.history_store(opened, "--sql")
             catalogue, loader = self._discover()
             state = store.read_state(catalogue.migrations)
+            _failed(state, False, self._wording)  # a script cannot resume one: refuse as a run
             self._warn_modified(catalogue, state)
             plan = make_plan(
                 catalogue.migrations, state.current, request,

@@ -160,8 +160,10 @@ def run_plan(
                             _call_migration(
                                 item, config, hooks, progress, version, connection, store,
                                 start=start if index == 1 else 0,
-                                after_statement=_statement_counter(store, step) if counted
-                                else None, wording=wording,
+                                after_statement=_statement_counter(
+                                    store, step,
+                                    paired=not item.function.controls_transactions,  # type: ignore[union-attr]
+                                ) if counted else None, wording=wording,
                             )
                         ran = True
                         guard.recording()
@@ -171,7 +173,7 @@ def run_plan(
                         _after_cancel(store)
                     raise _interrupted(
                         interrupt.signum, step, version, completed, total, recording=ran,
-                        aftermath=aftermath, wording=wording,
+                        aftermath=aftermath, wording=wording, store=store,
                     ) from None
                 except LeaseLostError as exc:
                     raise _lease_lost(exc, step, version, completed, total, ran=ran) from None
@@ -266,6 +268,7 @@ def _interrupted(
     recording: bool,
     aftermath: str,
     wording: Wording,
+    store: VersionStore | None = None,
 ) -> RunInterrupted:
     name = signal.Signals(signum).name
     migration = f"migration {step.migration.version} ({step.direction}) in {step.migration.path}"
@@ -277,10 +280,14 @@ def _interrupted(
             f"Run {wording.status} to see which, then run again to go on.",
             signum,
         )
+    running = getattr(store, "attempt_running", None)
+    hint = (f"Run again with {wording.resume} to go on from where it stopped, or finish or "
+            f"undo it by hand and say so with {wording.resolve.format(step.migration.version)}."
+            if running is not None and running() else "Run again to go on.")
     return RunInterrupted(
         f"interrupted by {name} during {migration}, {progress}; the store holds version "
         f"{version}, and {aftermath}",
-        "Run again to go on.",
+        hint,
         signum,
     )
 
@@ -435,10 +442,11 @@ def _takes_context_by_signature(
     return bool(positional) or accepts_varargs
 
 
-def _statement_counter(store: VersionStore, step: Step) -> Callable[[object, str, int, str], None]:
+def _statement_counter(store: VersionStore, step: Step,
+                       paired: bool) -> Callable[[object, str, int, str], None]:
     version = step.migration.version
     return lambda cursor, text, done, checksum: store.run_counted(  # type: ignore[attr-defined]
-        cursor, text, version, done, checksum)
+        cursor, text, version, done, checksum, paired=paired)
 
 
 def _is_sql(function: object) -> bool:

@@ -249,3 +249,26 @@ def test_status_says_when_and_by_whom_and_a_python_down_resolves(sql_project):
     assert "Go on with --resume, or settle it with resolve 1 --applied" in status.out
     ok(sql_project.run("resolve", "1", "--applied"))
     assert _history(sql_project) == [] and _tables(sql_project) == []
+
+
+def test_a_migration_outside_a_transaction_may_group_statements_in_its_own(sql_project):
+    _write(sql_project, "1_a.sql", """\
+        -- migrate:up transaction:false
+        CREATE TABLE a (x INTEGER);
+        BEGIN;
+        INSERT INTO a VALUES (1);
+        INSERT INTO a VALUES (2);
+        COMMIT;
+        VACUUM;
+        """)
+    ok(sql_project.run())
+    assert _query(sql_project, "SELECT x FROM a ORDER BY x") == [(1,), (2,)]
+    assert _history(sql_project) == [1]
+
+
+def test_fake_resume_and_sql_settle_or_refuse_a_failed_migration(sql_project):
+    _failed_sql(sql_project)
+    assert_error(sql_project.run("--sql"), "migration 1 (1_a.sql) failed", "--resume")
+    ok(sql_project.run("--fake", "--resume", "--to", "1"))
+    assert _history(sql_project) == [1] and _status(sql_project)[1]["state"] == "applied"
+    assert_error(sql_project.run("resolve", "1", "--applied"), "it has not failed")

@@ -137,6 +137,7 @@ class SqlScript:
         self._missing = missing
         self.transactional = section.transactional if section is not None else True
         self.statements: list[tuple[int, int, str]] = []  # (number, line, text)
+        self.controls_transactions = False
 
     def prepare(self, flavour: str) -> None:
         section = self._section
@@ -145,6 +146,11 @@ class SqlScript:
         self.statements = _statements(section, flavour)
         if self.transactional:
             _refuse_transaction_control(section, self.statements)
+        # One outside a transaction may group statements in its own: then the store must not
+        # open transactions around them.
+        self.controls_transactions = any(
+            _TRANSACTION_CONTROL.match(text) and not _BEGIN_BLOCK.match(text)
+            for _, _, text in self.statements)
 
     def __call__(self, context: Any, start: int = 0,
                  run: Callable[[Any, str, int, str], None] | None = None) -> None:
@@ -156,6 +162,7 @@ class SqlScript:
 
         path = self._section.path if self._section is not None else ""
         cursor = dialect_for(context.connection).cursor()
+        prefix = self._prefix(start) if run is not None else None
         for number, line, text in self.statements[start:]:
             try:
                 if run is None:
@@ -163,7 +170,9 @@ class SqlScript:
                     if getattr(cursor, "description", None) is not None:
                         cursor.fetchall()  # an unbuffered cursor refuses the next statement until then
                 else:
-                    run(cursor, text, number, self.checksum_of_first(number))
+                    assert prefix is not None
+                    _add_statement(prefix, text, number)
+                    run(cursor, text, number, prefix.copy().hexdigest())
             except Exception as exc:
                 add_location(exc, f"in statement {number} (line {line}) of {path}")
                 raise
@@ -171,9 +180,17 @@ class SqlScript:
     def checksum_of_first(self, count: int) -> str:
         """A checksum of the text of the first ``count`` statements: a resumed migration must
         find them as they ran."""
-        from ..discovery import checksum
+        return self._prefix(count).hexdigest()
 
-        return checksum("\0".join(text for _, _, text in self.statements[:count]).encode("utf-8"))
+    def _prefix(self, count: int) -> Any:
+        """A running SHA-256 over the first ``count`` statements, to go on from: one pass,
+        however many statements the migration has."""
+        from ..discovery import _sha256
+
+        hasher = _sha256()
+        for number, _, text in self.statements[:count]:
+            _add_statement(hasher, text, number)
+        return hasher
 
     def first_lines(self, flavour: str) -> list[str]:
         """Each statement's first line, for ``--dry-run -v``."""
@@ -181,6 +198,14 @@ class SqlScript:
             return []
         return [f"line {line}: {text.splitlines()[0]}"
                 for _, line, text in _statements(self._section, flavour)]
+
+
+def _add_statement(hasher: Any, text: str, number: int) -> None:
+    """One more statement into a running checksum: separated from the one before, line
+    endings as discovery's checksums count them."""
+    if number > 1:
+        hasher.update(b"\0")
+    hasher.update(text.encode("utf-8").replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
 
 
 class SqlMigration:

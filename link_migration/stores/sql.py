@@ -151,6 +151,7 @@ class SqlStore:
         self._attempt_done: int | None = None
         self._attempt_total: int | None = None
         self._unsaid_failure: tuple[int, str] | None = None
+        self._failure_noted = False
         self._schema: str | None = None
         self._paramstyle = paramstyle
         self._database_file = database_file
@@ -362,6 +363,7 @@ class SqlStore:
             self._rollback_quietly()
             raise
         self._attempt_open = (migration.version, step.direction)
+        self._failure_noted = False
         self._attempt_done = None  # statements done, for after_failure()
         self._attempt_total = total
         if resume and total is not None:
@@ -375,17 +377,18 @@ class SqlStore:
         return self._attempt_open is not None
 
     def run_counted(self, cursor: Any, text: str, version: int, done: int,
-                    done_checksum: str) -> None:
+                    done_checksum: str, *, paired: bool = True) -> None:
         """Run statement number ``done`` of a SQL migration outside a transaction, and record
         that it completed. Where DDL is transactional the two commit together, so that a kill
         -9 cannot leave a statement done but not counted; a statement the database refuses to
-        run in a transaction, and every one on MySQL, commits by itself just before."""
+        run in a transaction, every one on MySQL, and every one of a migration that opens and
+        ends transactions itself (``paired`` False), commits by itself just before."""
         dialect = self._dialect
         assert dialect is not None
         record = self._statement(
             f"UPDATE {self._attempt} SET done = {{}}, done_checksum = {{}} WHERE version = {{}}",
             (done, done_checksum, version))
-        if dialect.transactional_ddl:
+        if dialect.transactional_ddl and paired:
             cursor.execute(dialect.begin_statement)
             try:
                 _execute_and_drain(cursor, text)
@@ -406,17 +409,20 @@ class SqlStore:
                 return
         _execute_and_drain(cursor, text)
         cursor.execute(*record)
-        self._connection.commit()
+        if paired:
+            self._connection.commit()
+        # else the connection is in autocommit mode, or inside the migration's own
+        # transaction, which the record then joins: committing here would end it early.
         self._attempt_done = done
 
     def _attempt_failed(self, exc: BaseException) -> None:
         """The migration outside a transaction stopped with ``exc``: record the error, on its
         own. Best effort: if the connection is gone too, the row still says that it started
         and how far it got, and status says the run ended without saying how."""
-        if self._attempt_open is None or self._connection is None:
+        if self._attempt_open is None or self._connection is None or self._failure_noted:
             return
+        self._failure_noted = True  # _attempt_open stays: after_failure() still tells of it
         version = self._attempt_open[0]
-        self._attempt_open = None
         if isinstance(exc, LinkMigrationError) and exc.__cause__ is not None:
             exc = exc.__cause__  # the migration's own error, not our report of it
         error = f"{type(exc).__name__}: {exc}".strip()[:_ERROR_LENGTH]
@@ -522,10 +528,10 @@ class SqlStore:
                 connection.commit()
                 self._set_autocommit(original, False)
                 self._begin()
-            self._record_step(step, time.perf_counter() - started, fake, transactional)
-            if guarded:  # done: the attempt goes with the record, in its transaction
-                self._execute(f"DELETE FROM {self._attempt} WHERE version = {{}}",
-                              (step.migration.version,))
+            # Done: an attempt (this one, or the failed one it resumes, even run another way
+            # now) goes with the record, in its transaction.
+            self._record_step(step, time.perf_counter() - started, fake, transactional,
+                              attempt=guarded or resume)
             self._fence(transactional or fake)
             self._commit(fake, transactional)
             self._attempt_open = None
@@ -626,9 +632,13 @@ class SqlStore:
                      "transactional = False in the migration to run it outside one")
         return said
 
-    def _record_step(self, step: Step, duration: float, fake: bool, transactional: bool) -> None:
+    def _record_step(self, step: Step, duration: float, fake: bool, transactional: bool,
+                     *, attempt: bool = False) -> None:
         try:
             self._record(step, duration, fake)
+            if attempt:
+                self._execute(f"DELETE FROM {self._attempt} WHERE version = {{}}",
+                              (step.migration.version,))
         except BaseException as exc:
             self._rollback_quietly()
             if not isinstance(exc, Exception):
