@@ -172,19 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="you finished it by hand: record it as done")
             outcome.add_argument("--rolled-back", action="store_true",
                                  help="you undid it by hand: forget the attempt")
-            command.add_argument(
-                "--lock-timeout", type=_seconds, default=argparse.SUPPRESS, metavar="S",
-                help=f"wait up to S seconds for another runner's lock (default {DEFAULT_TIMEOUT:g})",
-            )
+            _add_lock_timeout(command)
         if name == "adopt":
             command.add_argument("tool", metavar="TOOL",
                                  help="golang-migrate, dbmate, goose or flyway")
             command.add_argument("--table", metavar="NAME",
                                  help="that tool's table, if not its default name")
-            command.add_argument(
-                "--lock-timeout", type=_seconds, default=argparse.SUPPRESS, metavar="S",
-                help=f"wait up to S seconds for another runner's lock (default {DEFAULT_TIMEOUT:g})",
-            )
+            _add_lock_timeout(command)
         if name == "new":
             command.add_argument("description", help="what the migration does, in a few words")
             command.add_argument(
@@ -391,6 +385,11 @@ def _add_repair_arguments(command: argparse.ArgumentParser, name: str) -> None:
                          help=f"a version to {name}: it must be {state} (see status)")
     command.add_argument("--all", dest="every", action="store_true",
                          help=f"{name} every {state} migration (none: nothing to do)")
+    _add_lock_timeout(command)
+
+
+def _add_lock_timeout(command: argparse.ArgumentParser) -> None:
+    """For the commands that take the lock: given after the command too."""
     command.add_argument(
         "--lock-timeout", type=_seconds, default=argparse.SUPPRESS, metavar="S",
         help=f"wait up to S seconds for another runner's lock (default {DEFAULT_TIMEOUT:g})",
