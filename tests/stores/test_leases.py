@@ -17,7 +17,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -55,6 +55,26 @@ def _sqlite(root: Path) -> Store:
         return rows
 
     return Store("sqlite", 'DATABASE = "app.db"\n', query)
+
+
+@pytest.fixture(params=[("postgresql", "psycopg"), ("mariadb", "pymysql")],
+                ids=["postgresql", "mariadb"])
+def one_driver_each(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A database on each server through one driver: these tests time real processes, and
+    the lease does not depend on the driver (the lock tests of test_database_processes.py
+    cover all four)."""
+    kind, driver = request.param
+    reason = servers.missing_driver(driver)
+    if reason:
+        if servers.servers_required():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = request.getfixturevalue(f"{kind}_server")
+    database = servers.create_database(server, driver)
+    try:
+        yield database
+    finally:
+        servers.drop_database(database, server)
 
 
 def _server(database) -> Store:
@@ -164,7 +184,8 @@ def test_a_killed_runner_in_its_own_pid_namespace_loses_its_lock_after_the_term_
     _killed_in_its_own_namespace_then_broken(root, _sqlite(root))
 
 
-def test_a_killed_runner_in_its_own_pid_namespace_loses_its_lock_after_the_term(tmp_path, database):
+def test_a_killed_runner_in_its_own_pid_namespace_loses_its_lock_after_the_term(tmp_path, one_driver_each):
+    database = one_driver_each
     _killed_in_its_own_namespace_then_broken(tmp_path / "app", _server(database))
 
 
@@ -200,7 +221,8 @@ def test_a_live_lease_survives_a_migration_three_terms_long_sqlite(tmp_path):
     _live_lease_survives(root, _sqlite(root))
 
 
-def test_a_live_lease_survives_a_migration_three_terms_long(tmp_path, database):
+def test_a_live_lease_survives_a_migration_three_terms_long(tmp_path, one_driver_each):
+    database = one_driver_each
     _live_lease_survives(tmp_path / "app", _server(database))
 
 
@@ -246,7 +268,8 @@ def test_a_runner_whose_lock_was_broken_stops_sqlite(tmp_path):
     _broken_lease_stops_the_run(root, _sqlite(root))
 
 
-def test_a_runner_whose_lock_was_broken_stops(tmp_path, database):
+def test_a_runner_whose_lock_was_broken_stops(tmp_path, one_driver_each):
+    database = one_driver_each
     _broken_lease_stops_the_run(tmp_path / "app", _server(database))
 
 
