@@ -227,6 +227,14 @@ def postgresql_database(request: pytest.FixtureRequest) -> Iterator[servers.Data
     yield from _database(request, request.param)
 
 
+@pytest.fixture(params=["psycopg", "pymysql"], ids=["postgresql", "mariadb"])
+def one_driver_each(request: pytest.FixtureRequest) -> Iterator[servers.Database]:
+    """A fresh database on each server through one driver, for the tests that time real
+    processes many times over (leases, kill trials): what they test does not depend on the
+    driver, and once per driver would double their time."""
+    yield from _database(request, request.param)
+
+
 @pytest.fixture(params=_drivers("mariadb"), ids=[servers.DRIVER_IDS[d] for d in _drivers("mariadb")])
 def mariadb_database(request: pytest.FixtureRequest) -> Iterator[servers.Database]:
     """A fresh MariaDB database, once per MariaDB driver."""

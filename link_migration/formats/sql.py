@@ -131,9 +131,8 @@ class SqlScript:
     ``prepare(flavour)`` splits it and checks it before any migration of the run starts;
     calling it runs the statements one by one on the context's connection."""
 
-    def __init__(self, section: Section | None, direction: str, missing: str = "") -> None:
+    def __init__(self, section: Section | None, missing: str = "") -> None:
         self._section = section
-        self._direction = direction
         self._missing = missing
         self.transactional = section.transactional if section is not None else True
         self.statements: list[tuple[int, int, str]] = []  # (number, line, text)
@@ -233,11 +232,11 @@ def load(path: Path, version: int, layout: str) -> SqlMigration:
         else:
             down = None
         missing_down = f"{path}: migration {version} has no down file ({down_path.name})"
-        return SqlMigration(version, SqlScript(up, "up"), SqlScript(down, "down", missing_down))
+        return SqlMigration(version, SqlScript(up), SqlScript(down, missing_down))
     return SqlMigration(
         version,
-        SqlScript(up, "up"),
-        SqlScript(down, "down", f"{path}: migration {version} has no down section"),
+        SqlScript(up),
+        SqlScript(down, f"{path}: migration {version} has no down section"),
     )
 
 

@@ -17,9 +17,6 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
-
-import servers
 from link_migration import Migrator
 
 TRIALS = int(os.environ.get("LINK_MIGRATION_KILL_TRIALS", "50"))
@@ -135,26 +132,17 @@ def test_kill_9_trials_on_sqlite(tmp_path):
     _trials(root, "sqlite", tables, drop)
 
 
-@pytest.mark.parametrize("kind, driver", [("postgresql", "psycopg"), ("mariadb", "pymysql")])
-def test_kill_9_trials_on_a_server(tmp_path, request, kind, driver):
-    reason = servers.missing_driver(driver)
-    if reason:
-        if servers.servers_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = request.getfixturevalue(f"{kind}_server")
-    database = servers.create_database(server, driver)
-    try:
-        root = tmp_path / "app"
-        _write(root, database.connect_code, kind)
-        where = "current_schema()" if kind == "postgresql" else "DATABASE()"
+def test_kill_9_trials_on_a_server(tmp_path, one_driver_each):
+    database = one_driver_each
+    kind = database.kind
+    root = tmp_path / "app"
+    _write(root, database.connect_code, kind)
+    where = "current_schema()" if kind == "postgresql" else "DATABASE()"
 
-        def tables() -> set[str]:
-            return {n for (n,) in database.query(
-                f"SELECT table_name FROM information_schema.tables WHERE table_schema = {where}")
-                if n.startswith("t")}
+    def tables() -> set[str]:
+        return {n for (n,) in database.query(
+            f"SELECT table_name FROM information_schema.tables WHERE table_schema = {where}")
+            if n.startswith("t")}
 
-        _trials(root, kind, tables,
-                lambda names: database.execute(f"DROP TABLE IF EXISTS {', '.join(names)}"))
-    finally:
-        servers.drop_database(database, server)
+    _trials(root, kind, tables,
+            lambda names: database.execute(f"DROP TABLE IF EXISTS {', '.join(names)}"))

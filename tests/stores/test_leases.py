@@ -17,7 +17,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
 
@@ -55,26 +55,6 @@ def _sqlite(root: Path) -> Store:
         return rows
 
     return Store("sqlite", 'DATABASE = "app.db"\n', query)
-
-
-@pytest.fixture(params=[("postgresql", "psycopg"), ("mariadb", "pymysql")],
-                ids=["postgresql", "mariadb"])
-def one_driver_each(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A database on each server through one driver: these tests time real processes, and
-    the lease does not depend on the driver (the lock tests of test_database_processes.py
-    cover all four)."""
-    kind, driver = request.param
-    reason = servers.missing_driver(driver)
-    if reason:
-        if servers.servers_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = request.getfixturevalue(f"{kind}_server")
-    database = servers.create_database(server, driver)
-    try:
-        yield database
-    finally:
-        servers.drop_database(database, server)
 
 
 def _server(database) -> Store:
