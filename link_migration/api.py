@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .discovery import Catalogue, MigrationLoader
     from .plan import Plan, Request
     from .repair import RepairResult
+    from .schema import Snapshot
     from .runner import Progress, RunResult
     from .signals import SignalGuard
     from .state import Attempt, LogEntry, Problem, Status, StoreState
@@ -284,6 +285,14 @@ class Migrator:
         status = status or self.status()
         return problems(status.migrations, [p.name for p in status.skipped],
                         [p.name for p in status.unsupported])
+
+    def schema(self, *, rows: bool = False) -> Snapshot:
+        """The database's schema (SPEC 10), link-migration's own tables left out; with
+        ``rows``, each table's contents too. ConfigError for a store that is no database."""
+        from .schemafile import database
+
+        with self._opened() as opened:
+            return database(opened, "schema").snapshot(rows=rows)
 
     def describe_store(self) -> str:
         """The store conf.py names, in words, without opening it."""

@@ -58,6 +58,7 @@ COMMAND_EXAMPLES = {
     "forget": "link-migration -c conf.py forget 3\n  link-migration -c conf.py forget --all",
     "accept": "link-migration -c conf.py accept 4\n  link-migration -c conf.py accept --all",
     "resolve": "link-migration -c conf.py resolve 7 --applied\n  link-migration -c conf.py resolve 7 --rolled-back",
+    "schema": "link-migration -c conf.py schema > schema.sql\n  link-migration -c conf.py schema --json",
     "adopt": "link-migration -c conf.py adopt golang-migrate\n  link-migration -c conf.py adopt flyway --table app_schema_history",
 }
 
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "edited on purpose (SQL stores)"),
         ("resolve", _resolve, "settle a failed migration that you finished (--applied) or "
                               "undid (--rolled-back) by hand (SQL stores)"),
+        ("schema", _schema, "print the database's schema, read from its catalog (SQL stores)"),
         ("adopt", _adopt, "take over a database that golang-migrate, dbmate, goose or Flyway "
                           "migrated, from that tool's own table (SQL stores)"),
     ):
@@ -143,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         # Options may come after the command too; SUPPRESS keeps one given before it.
         _add_common_options(command, defaults=False)
-        if name in ("status", "history", "check"):
+        if name in ("status", "history", "check", "schema"):
             command.add_argument("--json", action="store_true", help="one JSON document on stdout")
         if name == "unlock":
             command.add_argument(
@@ -173,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
             outcome.add_argument("--rolled-back", action="store_true",
                                  help="you undid it by hand: forget the attempt")
             _add_lock_timeout(command)
+        if name == "schema":
+            command.add_argument("--data", action="store_true",
+                                 help="with --json, every table's rows too")
         if name == "adopt":
             command.add_argument("tool", metavar="TOOL",
                                  help="golang-migrate, dbmate, goose or flyway")
@@ -417,6 +422,16 @@ def _adopt(args: argparse.Namespace, out: Output) -> int:
     from .commands.adopt import adopt
 
     return adopt(_migrator(args, out), out, tool=args.tool, table=args.table)
+
+
+def _schema(args: argparse.Namespace, out: Output) -> int:
+    from .commands.schema import schema
+
+    if args.data and not args.json:
+        raise UsageError("schema: --data goes with --json", f"Run '{PROG} schema --json --data'.")
+    with _answer_is_data(out):
+        migrator = _migrator(args, out)
+        return schema(migrator, out, as_json=args.json, data=args.data)
 
 
 def _unlock(args: argparse.Namespace, out: Output) -> int:

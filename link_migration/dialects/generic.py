@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     # their own.
     Query = Callable[[str, Sequence[Any]], "list[Any]"]
 
+    from ..schema import SchemaObject
+
 
 class Dialect:
     """A connection, and what its database does differently.
@@ -75,6 +77,20 @@ class Dialect:
 
     def quote(self, identifier: str) -> str:
         return '"' + identifier.replace('"', '""') + '"'
+
+    def read_schema(self, query: Query, own_tables: Sequence[str], schema: str | None,
+                    cache: dict[Any, Any] | None) -> list[SchemaObject]:
+        """The schema's objects from the catalog (SPEC 10), ``own_tables`` (as conf.py names
+        them) left out; ``schema`` is the one unqualified names live in."""
+        from ..errors import StoreError
+
+        raise StoreError(
+            f"cannot read the schema of this database: link-migration reads the catalogs of "
+            f"SQLite, PostgreSQL and MySQL/MariaDB, and this connection's driver "
+            f"({self.driver or type(self.connection).__module__}) is none it knows",
+            "Use psycopg, psycopg2, pg8000, PyMySQL, mysqlclient, mysql-connector-python or "
+            "sqlite3.",
+        )
 
     begin_statement = "BEGIN"  # how a printed script (--sql) opens a transaction
 

@@ -8,6 +8,7 @@ TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checke
 if TYPE_CHECKING:
     from typing import Any, Sequence
 
+    from ..schema import SchemaObject
     from .generic import Connect, Query
 
 
@@ -98,3 +99,9 @@ class MySQLDialect(Dialect):
         else:
             self.connection.autocommit = on
             self._autocommit = on
+
+    def read_schema(self, query: Query, own_tables: Sequence[str], schema: str | None,
+                    cache: dict[Any, Any] | None) -> list[SchemaObject]:
+        from ..schema import mysql
+
+        return mysql.read(query, own_tables)

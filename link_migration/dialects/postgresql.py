@@ -6,8 +6,9 @@ from .generic import Dialect
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 if TYPE_CHECKING:
-    from typing import Sequence
+    from typing import Any, Sequence
 
+    from ..schema import SchemaObject
     from .generic import Connect, Query
 
 _IDLE = 0  # libpq's PQTRANS_IDLE, as psycopg and psycopg2 report it
@@ -90,3 +91,9 @@ class PostgreSQLDialect(Dialect):
             return int(status) == _IDLE
         status = getattr(connection, "_in_transaction", None)  # pg8000
         return (not status) if isinstance(status, bool) else None
+
+    def read_schema(self, query: Query, own_tables: Sequence[str], schema: str | None,
+                    cache: dict[Any, Any] | None) -> list[SchemaObject]:
+        from ..schema import postgresql
+
+        return postgresql.read(query, own_tables, schema)

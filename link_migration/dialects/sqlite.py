@@ -9,6 +9,9 @@ from .generic import Dialect
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 if TYPE_CHECKING:
+    from typing import Any, Sequence
+
+    from ..schema import SchemaObject
     from .generic import Query
 
 
@@ -71,3 +74,9 @@ class SQLiteDialect(Dialect):
 
     def full_cache(self, query: Query, size: int) -> None:
         query(f"PRAGMA cache_size = {int(size)}", ())
+
+    def read_schema(self, query: Query, own_tables: Sequence[str], schema: str | None,
+                    cache: dict[Any, Any] | None) -> list[SchemaObject]:
+        from ..schema import sqlite
+
+        return sqlite.read(query, [t.rsplit(".", 1)[-1] for t in own_tables], cache)

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..discovery import Migration
     from ..lease import Lease
     from ..plan import Step
+    from ..schema import Snapshot
     from ..state import AppliedMigration, Attempt, LockHolder, LogEntry, StoreState
 
 DEFAULT_HISTORY_TABLE = "link_migration_history"
@@ -461,6 +462,24 @@ class SqlStore:
             LogEntry(self._version_of(r[0], table), self._version_of(r[1], table), *r[2:7])
             for r in rows
         ]
+
+    def snapshot(self, *, rows: bool = False, cache: dict[Any, Any] | None = None) -> Snapshot:
+        """The database's schema without our own tables (SPEC 10); with ``rows``, every
+        table's contents too. ``cache`` carries what one snapshot learnt to the next."""
+        from ..schema import Snapshot, snapshot, table_rows
+
+        if self._database_file is not None and not self._database_file.exists():
+            return Snapshot((), {} if rows else None)
+        connection = self._open()
+        assert self._dialect is not None
+        own = (self.history_table, self.log_table, self.lock_table, self.attempt_table)
+        try:
+            objects = self._dialect.read_schema(self._query, own, self._schema, cache)
+            contents = table_rows(self._query, [o.name for o in objects if o.kind == "table"]
+                                  ) if rows else None
+        finally:
+            self._end_read(connection)
+        return snapshot(objects, contents)
 
     # -- writing -----------------------------------------------------------------------
 

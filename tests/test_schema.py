@@ -1,0 +1,143 @@
+"""SPEC 10 on SQLite: `schema` prints the catalog as deterministic text (and JSON), the same
+after a dump and restore, with link-migration's own tables left out; SCHEMA_FILE is written
+after every run that changed the database, and `check` reports drift from it."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import textwrap
+
+from checks import assert_error, ok
+
+EVERYTHING = """\
+    -- migrate:up
+    CREATE TABLE orgs (id INTEGER PRIMARY KEY, name TEXT, "odd name" TEXT, UNIQUE (name, "odd name"))
+        WITHOUT ROWID;
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        org_id INTEGER REFERENCES orgs (id) ON DELETE CASCADE,
+        email TEXT NOT NULL DEFAULT '' UNIQUE,
+        age INTEGER CHECK (age > 0),  -- a comment
+        CONSTRAINT email_shape CHECK (email LIKE '%@%')
+    );
+    CREATE INDEX users_email_idx ON users (email DESC);
+    CREATE UNIQUE INDEX users_lower_email ON users (lower(email)) WHERE age > 18;
+    CREATE VIEW adults AS SELECT id, email FROM users WHERE age >= 18;
+    CREATE TRIGGER users_touch AFTER INSERT ON users BEGIN UPDATE users SET age = 1 WHERE age IS NULL; END;
+    INSERT INTO orgs VALUES (1, 'acme', 'x');
+    -- migrate:down
+    DROP VIEW adults;
+    DROP TABLE users;
+    DROP TABLE orgs;
+    """
+
+EXPECTED = """\
+-- table orgs
+CREATE TABLE orgs (
+    id INTEGER NOT NULL,
+    name TEXT,
+    "odd name" TEXT,
+    PRIMARY KEY (id),
+    UNIQUE (name, "odd name"),
+    WITHOUT ROWID
+);
+
+-- table users
+CREATE TABLE users (
+    id INTEGER,
+    org_id INTEGER,
+    email TEXT NOT NULL DEFAULT '',
+    age INTEGER,
+    PRIMARY KEY (id) AUTOINCREMENT,
+    UNIQUE (email),
+    FOREIGN KEY (org_id) REFERENCES orgs (id) ON DELETE CASCADE,
+    CHECK (age > 0),
+    CONSTRAINT email_shape CHECK (email LIKE '%@%')
+);
+
+-- index users_email_idx
+CREATE INDEX users_email_idx ON users (email DESC);
+
+-- index users_lower_email
+CREATE UNIQUE INDEX users_lower_email ON users(lower(email)) WHERE age > 18;
+
+-- view adults
+CREATE VIEW adults AS SELECT id, email FROM users WHERE age >= 18;
+
+-- trigger users_touch
+CREATE TRIGGER users_touch AFTER INSERT ON users BEGIN UPDATE users SET age = 1 WHERE age IS NULL; END;
+"""
+
+
+def _project(project, conf: str = "") -> None:
+    project.write_conf('DATABASE = "app.db"\n' + textwrap.dedent(conf))
+    (project.migrations / "001_everything.sql").write_text(textwrap.dedent(EVERYTHING))
+
+
+def test_schema_prints_every_object_the_same_way_every_time(project):
+    _project(project)
+    ok(project.run())
+    first = project.run("schema")
+    ok(first)
+    assert first.out == EXPECTED
+    assert project.run("schema").out == first.out
+    assert "link_migration" not in first.out and "sqlite_sequence" not in first.out
+
+
+def test_schema_is_the_same_after_a_dump_and_restore(project):
+    _project(project)
+    ok(project.run())
+    before = project.run("schema").out
+    original = sqlite3.connect(project.root / "app.db")
+    restored = sqlite3.connect(project.root / "restored.db")
+    restored.executescript("\n".join(original.iterdump()))
+    original.close()
+    restored.close()
+    project.write_conf('DATABASE = "restored.db"\n')
+    assert project.run("schema").out == before
+
+
+def test_a_table_rebuilt_with_other_spelling_is_the_same_table(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    database = sqlite3.connect(project.root / "app.db")
+    database.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL CHECK(length(name)>1))")
+    database.commit()
+    before = project.run("schema").out
+    database.executescript('DROP TABLE t; create table "t" ( id integer primary key ,\n'
+                           '  name text not null check ( length(name) > 1 ) );')
+    database.close()
+    after = project.run("schema").out
+    assert after.replace("integer", "INTEGER").replace("text", "TEXT") == before
+    assert "CHECK (length(name) > 1)" in after
+
+
+def test_schema_json_has_each_object_and_its_parts(project):
+    _project(project)
+    ok(project.run())
+    result = project.run("schema", "--json", "--data")
+    ok(result)
+    document = json.loads(result.out)
+    kinds = {(o["kind"], o["name"]) for o in document["objects"]}
+    assert kinds == {("table", "orgs"), ("table", "users"), ("index", "users_email_idx"),
+                     ("index", "users_lower_email"), ("view", "adults"),
+                     ("trigger", "users_touch")}
+    users = next(o for o in document["objects"] if o["name"] == "users")
+    assert {"name": "column email", "sql": "email TEXT NOT NULL DEFAULT ''"} in users["parts"]
+    assert {"name": "check email_shape",
+            "sql": "CONSTRAINT email_shape CHECK (email LIKE '%@%')"} in users["parts"]
+    assert document["rows"] == {"orgs": [[1, "acme", "x"]], "users": []}
+
+
+def test_schema_of_a_database_not_created_yet_is_empty_and_creates_nothing(project):
+    project.write_conf('DATABASE = "app.db"\n')
+    result = project.run("schema")
+    ok(result)
+    assert result.out == "-- (no objects)\n"
+    assert not (project.root / "app.db").exists()
+
+
+def test_schema_needs_a_database(project):
+    project.write_conf('VERSION_FILE = "version.txt"\n')
+    assert_error(project.run("schema"), "schema needs a database", "version.txt")
+    project.write_conf('DATABASE = "app.db"\n')
+    assert_error(project.run("schema", "--data"), "--data goes with --json")
