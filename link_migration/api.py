@@ -167,7 +167,12 @@ class Migrator:
         from .runner import NO_HOOKS, RunResult, SilentProgress, read_hooks, run_plan
 
         hooks = NO_HOOKS if dry_run or fake else read_hooks(self.config)
+        schema_path = None if dry_run else self._schema_path()
         with self._opened() as store:
+            if schema_path is not None:
+                from .schemafile import database
+
+                database(store, "SCHEMA_FILE")  # refused before anything runs
             catalogue, loader = self._discover()
             exclusive = contextlib.nullcontext() if dry_run else held(
                 lock_for(self.config, store),
@@ -197,14 +202,44 @@ class Migrator:
                 del state
                 if dry_run or not plan.steps:
                     result = RunResult(plan, (), plan.current, 0.0, fake=fake, dry_run=dry_run)
+                    if schema_path is not None and not schema_path.exists():
+                        self._write_schema(schema_path, store, plan.current)
                 else:
-                    result = run_plan(plan, store, self.config, loader,
-                                      self._progress or SilentProgress(), hooks=hooks,
-                                      fake=fake, guard=self._guard, wording=self._wording,
-                                      resume=attempt)
+                    try:
+                        result = run_plan(plan, store, self.config, loader,
+                                          self._progress or SilentProgress(), hooks=hooks,
+                                          fake=fake, guard=self._guard, wording=self._wording,
+                                          resume=attempt)
+                    except BaseException:
+                        if schema_path is not None:  # what completed changed the database
+                            self._write_schema(schema_path, store, None)
+                        raise
+                    if schema_path is not None:
+                        self._write_schema(schema_path, store, result.version)
                 result = result._replace(store=store.describe(), catalogue=catalogue)
         self._after_run(hooks.after_run, result)
         return result
+
+    def _schema_path(self) -> Path | None:
+        if not self.config.has("SCHEMA_FILE"):
+            return None
+        from .schemafile import schema_file
+
+        return schema_file(self.config)
+
+    def _write_schema(self, path: Path, store: VersionStore, version: int | None) -> None:
+        """SCHEMA_FILE after a run. After a failed one (``version`` None), a failure to
+        write it is a warning: the migration's own error is the one to see."""
+        from . import schemafile
+
+        if version is not None:
+            schemafile.write(path, store, version)  # type: ignore[arg-type]
+            return
+        try:
+            schemafile.write(path, store, store.read_current())  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - the run's own error follows
+            self._warn(f"{path} was not rewritten after the failed run: {exc}; it may not "
+                       "show what the migrations that completed did")
 
     def script(self, request: Request, *, fake: bool = False, out_of_order: bool = False) -> str:
         """The SQL the plan for ``request`` would run, bookkeeping included, printed rather
@@ -284,7 +319,20 @@ class Migrator:
 
         status = status or self.status()
         return problems(status.migrations, [p.name for p in status.skipped],
-                        [p.name for p in status.unsupported])
+                        [p.name for p in status.unsupported]) + self.drift(status.current)
+
+    def drift(self, current: int | None = None) -> list[Problem]:
+        """How the live schema differs from SCHEMA_FILE (SPEC 10), one problem per object;
+        empty without SCHEMA_FILE, or when the file was written at another version than
+        ``current`` (the store's, read when not given): pending migrations are no drift."""
+        path = self._schema_path()
+        if path is None:
+            return []
+        from .schemafile import database, drift
+
+        with self._opened() as opened:
+            store = database(opened, "SCHEMA_FILE")
+            return drift(path, store, store.read_current() if current is None else current)
 
     def schema(self, *, rows: bool = False) -> Snapshot:
         """The database's schema (SPEC 10), link-migration's own tables left out; with

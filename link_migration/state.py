@@ -188,7 +188,7 @@ class Status(NamedTuple):
 class Problem(NamedTuple):
     """One thing ``check`` objects to."""
 
-    kind: str  # pending, missing, modified, out_of_order, skipped or unsupported
+    kind: str  # pending, missing, modified, out_of_order, skipped, unsupported or drift
     version: int | None
     file: str
     message: str

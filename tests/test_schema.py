@@ -141,3 +141,104 @@ def test_schema_needs_a_database(project):
     assert_error(project.run("schema"), "schema needs a database", "version.txt")
     project.write_conf('DATABASE = "app.db"\n')
     assert_error(project.run("schema", "--data"), "--data goes with --json")
+
+
+def _two_migrations(project) -> None:
+    project.write_conf('DATABASE = "app.db"\nSCHEMA_FILE = "schema.sql"\n')
+    (project.migrations / "001_users.sql").write_text(
+        "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT);\n"
+        "-- migrate:down\nDROP TABLE users;\n")
+    (project.migrations / "002_email_index.sql").write_text(
+        "-- migrate:up\nCREATE INDEX users_email_idx ON users (email);\n"
+        "-- migrate:down\nDROP INDEX users_email_idx;\n")
+
+
+def test_schema_file_is_written_after_every_run_that_changed_the_database(project):
+    _two_migrations(project)
+    schema_file = project.root / "schema.sql"
+    ok(project.run("--dry-run"))
+    assert not schema_file.exists()
+    ok(project.run())
+    written = schema_file.read_text()
+    assert written.startswith("-- The database's schema, written by link-migration")
+    assert "-- version: 2\n" in written
+    assert written.endswith(project.run("schema").out)
+    assert "CREATE INDEX users_email_idx ON users (email);" in written
+    assert [p.name for p in project.root.iterdir() if p.name.endswith(".tmp")] == []
+    ok(project.run("--down"))
+    written = schema_file.read_text()
+    assert "-- version: 1\n" in written and "users_email_idx" not in written
+    check = project.run("check")
+    assert check.status == 1 and "pending: 2" in check.out and "drift" not in check.out
+
+
+def test_schema_file_is_written_when_missing_even_with_nothing_to_run(project):
+    _two_migrations(project)
+    ok(project.run())
+    (project.root / "schema.sql").unlink()
+    ok(project.run())
+    assert "-- table users" in (project.root / "schema.sql").read_text()
+
+
+def test_check_reports_drift_after_a_table_is_added_by_hand(project):
+    _two_migrations(project)
+    ok(project.run())
+    database = sqlite3.connect(project.root / "app.db")
+    database.execute("CREATE TABLE audit (at TEXT)")
+    database.execute("DROP INDEX users_email_idx")
+    database.commit()
+    database.close()
+    check = project.run("check")
+    assert check.status == 1, check
+    assert "drift: schema.sql: table audit is in the database but not in schema.sql" in check.out
+    assert ("drift: schema.sql: index users_email_idx is in schema.sql but not in the database"
+            in check.out)
+    document = json.loads(project.run("check", "--json").out)
+    assert not document["ok"]
+    assert {p["kind"] for p in document["problems"]} == {"drift"}
+
+
+def test_a_changed_column_is_drift_naming_its_table_and_line(project):
+    _two_migrations(project)
+    ok(project.run())
+    database = sqlite3.connect(project.root / "app.db")
+    database.execute("ALTER TABLE users ADD COLUMN name TEXT NOT NULL DEFAULT ''")
+    database.commit()
+    database.close()
+    check = project.run("check")
+    assert check.status == 1
+    assert ("table users: `name TEXT NOT NULL DEFAULT ''` is in the database but not in "
+            "schema.sql") in check.out
+
+
+def test_pending_migrations_are_not_drift(project):
+    _two_migrations(project)
+    ok(project.run())
+    ok(project.run("--down"))
+    schema_file = project.root / "schema.sql"
+    ok(project.run())
+    written = schema_file.read_text()
+    ok(project.run("--down"))
+    schema_file.write_text(written)  # as after a pull: the file is one migration ahead
+    check = project.run("check")
+    assert check.status == 1 and "pending: 2" in check.out and "drift" not in check.out
+
+
+def test_schema_file_after_a_failed_run_shows_what_completed(project):
+    _two_migrations(project)
+    (project.migrations / "003_broken.sql").write_text(
+        "-- migrate:up\nCREATE TABLE nonsense (;\n-- migrate:down\nSELECT 1;\n")
+    result = project.run()
+    assert result.status == 1, result
+    written = (project.root / "schema.sql").read_text()
+    assert "-- version: 2\n" in written and "users_email_idx" in written
+
+
+def test_schema_file_needs_a_database_and_a_folder(project):
+    project.write_conf('VERSION_FILE = "version.txt"\nSCHEMA_FILE = "schema.sql"\n')
+    project.add_migration(1)
+    assert_error(project.run(), "SCHEMA_FILE needs a database", "version.txt")
+    assert project.log() == [] and project.version() == ""
+    project.write_conf('DATABASE = "app.db"\nSCHEMA_FILE = "nowhere/schema.sql"\n')
+    assert_error(project.run(), "SCHEMA_FILE", "nowhere", "does not exist")
+    assert project.log() == []
