@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .plan import Plan, Request
     from .repair import RepairResult
     from .schema import Snapshot
+    from .verify import RoundTrip, VerifyResult
     from .runner import Progress, RunResult
     from .signals import SignalGuard
     from .state import Attempt, LogEntry, Problem, Status, StoreState
@@ -341,6 +342,21 @@ class Migrator:
 
         with self._opened() as opened:
             return database(opened, "schema").snapshot(rows=rows)
+
+    def verify(self, *, every: bool = False, data: bool = False,
+               on_trip: Callable[[int, int, RoundTrip], None] | None = None) -> VerifyResult:
+        """Prove each migration reversible on a scratch database (SPEC 10): up, down, up
+        again, comparing schema snapshots (and with ``data`` table contents). By default the
+        pending migrations, on a copy of the database; ``every``: all, from an empty one.
+        The real database is only read. ``on_trip(index, total, trip)`` after each one."""
+        from . import verify
+        from .schemafile import database
+
+        with self._opened() as opened:
+            store = database(opened, "verify")
+            catalogue, loader = self._discover()
+            return verify.verify(self.config, store, catalogue, loader, every=every, data=data,
+                                 guard=self._guard, wording=self._wording, on_trip=on_trip)
 
     def describe_store(self) -> str:
         """The store conf.py names, in words, without opening it."""

@@ -59,6 +59,7 @@ COMMAND_EXAMPLES = {
     "accept": "link-migration -c conf.py accept 4\n  link-migration -c conf.py accept --all",
     "resolve": "link-migration -c conf.py resolve 7 --applied\n  link-migration -c conf.py resolve 7 --rolled-back",
     "schema": "link-migration -c conf.py schema > schema.sql\n  link-migration -c conf.py schema --json",
+    "verify": "link-migration -c conf.py verify\n  link-migration -c conf.py verify --all --data --json > verify.json",
     "adopt": "link-migration -c conf.py adopt golang-migrate\n  link-migration -c conf.py adopt flyway --table app_schema_history",
 }
 
@@ -133,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
         ("resolve", _resolve, "settle a failed migration that you finished (--applied) or "
                               "undid (--rolled-back) by hand (SQL stores)"),
         ("schema", _schema, "print the database's schema, read from its catalog (SQL stores)"),
+        ("verify", _verify, "prove each pending migration reversible (up, down, up) on a scratch "
+                            "database, comparing schemas (SQL stores)"),
         ("adopt", _adopt, "take over a database that golang-migrate, dbmate, goose or Flyway "
                           "migrated, from that tool's own table (SQL stores)"),
     ):
@@ -145,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         # Options may come after the command too; SUPPRESS keeps one given before it.
         _add_common_options(command, defaults=False)
-        if name in ("status", "history", "check", "schema"):
+        if name in ("status", "history", "check", "schema", "verify"):
             command.add_argument("--json", action="store_true", help="one JSON document on stdout")
         if name == "unlock":
             command.add_argument(
@@ -178,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "schema":
             command.add_argument("--data", action="store_true",
                                  help="with --json, every table's rows too")
+        if name == "verify":
+            command.add_argument("--all", dest="every", action="store_true",
+                                 help="every migration, from an empty database (default: the "
+                                      "pending ones, on a copy of the database)")
+            command.add_argument("--data", action="store_true",
+                                 help="compare every table's rows too")
         if name == "adopt":
             command.add_argument("tool", metavar="TOOL",
                                  help="golang-migrate, dbmate, goose or flyway")
@@ -432,6 +441,15 @@ def _schema(args: argparse.Namespace, out: Output) -> int:
     with _answer_is_data(out):
         migrator = _migrator(args, out)
         return schema(migrator, out, as_json=args.json, data=args.data)
+
+
+def _verify(args: argparse.Namespace, out: Output) -> int:
+    from .commands.verify import verify
+    from .signals import SignalGuard
+
+    with SignalGuard(out.stderr) as guard, _answer_is_data(out, args.json):
+        return verify(_migrator(args, out, guard), out, every=args.every, data=args.data,
+                      as_json=args.json)
 
 
 def _unlock(args: argparse.Namespace, out: Output) -> int:

@@ -334,6 +334,12 @@ class _SqlFlavour:
         return self._flavour
 
 
+def check_runnable(step: Step, loader: MigrationLoader, store: VersionStore) -> None:
+    """Raise what running ``step`` would raise before it starts (a missing down(), a SQL
+    script that does not split), without running it."""
+    _prepare(step, loader, _SqlFlavour(store))
+
+
 def _prepare(step: Step, loader: MigrationLoader, flavour: Callable[[Migration], str]) -> _Prepared:
     """Import the step's migration and check it has a usable up()/down(). A SQL migration's
     script is split and checked here, so that every problem shows before the first step."""

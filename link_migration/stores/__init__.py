@@ -137,31 +137,64 @@ def _sql_store(config: Config, busy_timeout: float) -> SqlStore:
             f"PARAMSTYLE in {config.path} is {paramstyle!r}",
             f"Use one of DB-API's: {', '.join(PARAMSTYLES)}.",
         )
+    return SqlStore(
+        _user_connector(config, "get_connection", get_connection),
+        f"the database of get_connection() in {config.path.name}",
+        paramstyle=paramstyle,
+        owns_connection=False,
+        **options,
+    )
+
+
+def _user_connector(config: Config, name: str, function: Callable[[], Any]) -> Callable[[], Any]:
+    """conf.py's ``name``() as a store's connect: its failure, or anything it returns that is
+    no DB-API connection, is a StoreError that names it."""
     conf_name = config.path.name
 
     def connect() -> object:
         try:
-            connection = get_connection()
+            connection = function()
         except Exception as exc:
             raise StoreError(
-                f"get_connection() in {conf_name} raised {type(exc).__name__}: {exc} "
+                f"{name}() in {conf_name} raised {type(exc).__name__}: {exc} "
                 f"({user_location(exc)})",
-                "Fix get_connection(); nothing was changed.",
+                f"Fix {name}(); nothing was changed.",
             ) from exc
         if not callable(getattr(connection, "cursor", None)):
             raise StoreError(
-                f"get_connection() in {conf_name} returned {connection!r}, "
+                f"{name}() in {conf_name} returned {connection!r}, "
                 "which is not a DB-API connection (it has no cursor())",
                 "Return the connection your database driver's connect() gives.",
             )
         return connection
 
+    return connect
+
+
+def scratch_store(config: Config, real: SqlStore, *, path: Path | None = None) -> SqlStore:
+    """A store like ``real`` (same table names) on a scratch database, for ``verify``: the
+    SQLite file ``path``, or else conf.py's get_scratch_connection()."""
+    options: dict[str, Any] = dict(
+        history_table=real.history_table, log_table=real.log_table, lock_table=real.lock_table,
+        attempt_table=real.attempt_table, lease_term=_lease_term(config),
+    )
+    if path is not None:
+        return SqlStore(_sqlite_connector(path, 60.0), f"a scratch copy ({path.name})",
+                        database_file=path, busy_timeout=60.0, **options)
+    function = config.get("get_scratch_connection")
+    if not callable(function):
+        raise ConfigError(
+            f"verify needs a scratch database: {real.describe()} is reached through "
+            f"get_connection() or DATABASE_URL, and {config.path.name} "
+            + ("defines no get_scratch_connection()" if function is None else
+               f"has get_scratch_connection = {function!r}, not a function"),
+            "Define get_scratch_connection() in conf.py, returning a connection to an empty "
+            "database that verify may migrate up and down (never the real one).",
+        )
     return SqlStore(
-        connect,
-        f"the database of get_connection() in {conf_name}",
-        paramstyle=paramstyle,
-        owns_connection=False,
-        **options,
+        _user_connector(config, "get_scratch_connection", function),
+        f"the scratch database of get_scratch_connection() in {config.path.name}",
+        paramstyle=config.get("PARAMSTYLE"), owns_connection=False, **options,
     )
 
 

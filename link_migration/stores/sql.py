@@ -177,6 +177,11 @@ class SqlStore:
     def describe(self) -> str:
         return self._description
 
+    @property
+    def database_file(self) -> Path | None:
+        """The SQLite file, for a store that is one."""
+        return self._database_file
+
     def sql_flavour(self) -> str:
         """How the splitter should read SQL migrations for this database."""
         return self._script_dialect().flavour

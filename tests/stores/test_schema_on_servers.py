@@ -147,3 +147,69 @@ def _program(*names: str) -> str:
         if found:
             return found
     pytest.fail(f"none of {', '.join(names)} is installed", pytrace=False)
+
+
+@pytest.fixture
+def scratch(one_driver_each, request):
+    """A second fresh database on the same server: verify's scratch."""
+    server = request.getfixturevalue(f"{one_driver_each.kind}_server")
+    database = servers.create_database(server, one_driver_each.driver)
+    try:
+        yield database
+    finally:
+        servers.drop_database(database, server)
+
+
+def _verify_project(project, database, scratch) -> None:
+    project.write_conf(
+        "SCHEMA_FILE = 'schema.sql'\n" + database.connect_code
+        + scratch.connect_code.replace("def get_connection(", "def get_scratch_connection("))
+    (project.migrations / "001_users.sql").write_text(
+        "-- migrate:up\nCREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(100));\n"
+        "INSERT INTO users VALUES (1, 'a@example.com');\n-- migrate:down\nDROP TABLE users;\n")
+    (project.migrations / "002_index.sql").write_text(
+        "-- migrate:up\nCREATE INDEX users_email_idx ON users (email);\n"
+        "-- migrate:down\nDROP INDEX users_email_idx"
+        + (" ON users" if database.kind == "mariadb" else "") + ";\n")
+
+
+def test_verify_on_a_scratch_database_leaves_the_real_one_alone(project, one_driver_each, scratch):
+    database = one_driver_each
+    _verify_project(project, database, scratch)
+    ok(project.run("--to", "1"))
+    real_before = _schema(project)
+    result = project.run("verify", "--data")
+    ok(result)
+    assert "[1/1] 002_index.sql: ok" in result.out and scratch.name in result.out
+    assert _schema(project) == real_before
+    assert database.query("SELECT count(*) FROM link_migration_history") == [(1,)]
+    assert scratch.query("SELECT count(*) FROM link_migration_history") == [(2,)]
+
+
+def test_verify_catches_a_down_that_forgets_a_function_or_trigger(project, one_driver_each, scratch):
+    database = one_driver_each
+    _verify_project(project, database, scratch)
+    if database.kind == "postgresql":
+        up = ("CREATE FUNCTION shout(word TEXT) RETURNS TEXT AS $$ SELECT upper(word) $$ "
+              "LANGUAGE sql;")
+        expected = "after down 3: function shout(word text) still exists"
+    else:
+        up = ("CREATE TRIGGER users_lower BEFORE INSERT ON users FOR EACH ROW "
+              "SET NEW.email = LOWER(NEW.email);")
+        expected = "after down 3: trigger users_lower still exists"
+    (project.migrations / "003_forgetful.sql").write_text(
+        f"-- migrate:up\n{up}\n-- migrate:down\nSELECT 1;\n")
+    result = project.run("verify", "--all")
+    assert result.status == 1, result
+    assert expected in result.out, result.out
+
+
+def test_drift_after_a_table_is_added_by_hand(project, one_driver_each, scratch):
+    database = one_driver_each
+    _verify_project(project, database, scratch)
+    ok(project.run())
+    ok(project.run("check"))
+    database.query("CREATE TABLE audit (at VARCHAR(30))")
+    check = project.run("check")
+    assert check.status == 1
+    assert "drift: schema.sql: table audit is in the database but not in schema.sql" in check.out
