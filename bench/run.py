@@ -13,7 +13,8 @@ tables, and Python importing the N migration files and keeping them, as SPEC 3 h
 before its first migration. Ratios to those floors are what the targets are stated in, so the
 figures carry over between machines better than seconds do. Each round runs the floor loop and
 then the tool, from a new database, so that the disk's drifting commit latency weighs on both
-alike.
+alike. `verify --all` (up, down and up again of every migration on a scratch database, with a
+schema snapshot after each step) is stated against the tool's own apply all plus roll back all.
 """
 from __future__ import annotations
 
@@ -189,7 +190,8 @@ def main() -> int:
             floors[f"sqlite3 loop up, N={count}"] = loop["up"]
             floors[f"sqlite3 loop down, N={count}"] = loop["down"]
             names = ("current (fresh)", "status (fresh)", "apply all", "up, nothing pending",
-                     "status (all applied)", "current (all applied)", "roll back all (--to 0)")
+                     "status (all applied)", "current (all applied)", "roll back all (--to 0)",
+                     "verify --all")
             measures = {store: {name: Measure() for name in names} for store in stores}
             # The migrations of the first store's project: the SQLite one, by default.
             floors[f"N migrations imported and kept, N={count}"] = imports = Measure()
@@ -222,12 +224,20 @@ def main() -> int:
                             or store == "sqlite":
                         timed([python, "-c", SQLITE_READ, str(root / "app.db")], work, read)
                     timed(tool + ["-q", "--to", "0"], root, measure["roll back all (--to 0)"])
+                    if store != "file":  # verify needs a database (SPEC 10)
+                        timed(tool + ["-q", "verify", "--all"], root, measure["verify --all"])
             for store in stores:
                 for name, measure in measures[store].items():
                     if name == "apply all":
                         floor, ratio = "sqlite3 loop up", measure.median / loop["up"].median
                     elif name.startswith("roll back"):
                         floor, ratio = "sqlite3 loop down", measure.median / loop["down"].median
+                    elif name == "verify --all":
+                        if not measure.seconds:
+                            continue
+                        once = (measures[store]["apply all"].median
+                                + measures[store]["roll back all (--to 0)"].median)
+                        floor, ratio = "apply all + roll back all", measure.median / once
                     else:
                         floor, ratio = "import floor", measure.median / start_floor
                     rows.append((name, store, count, measure, floor, ratio))

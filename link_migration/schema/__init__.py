@@ -52,10 +52,17 @@ class Snapshot(NamedTuple):
 
 
 def snapshot(objects: Iterable[SchemaObject], rows: Mapping[str, Any] | None = None) -> Snapshot:
-    """Objects in print order: by kind, then name."""
-    ordered = tuple(sorted(objects, key=lambda obj: (_RANK.get(obj.kind, len(KINDS)), obj.kind,
-                                                     obj.name)))
-    return Snapshot(ordered, rows)
+    """Objects in print order: by kind, then name. (Bucketed rather than sorted on a
+    computed key: verify takes three snapshots per migration, of thousands of objects.)"""
+    from operator import attrgetter
+
+    buckets: dict[str, list[SchemaObject]] = {}
+    for obj in objects:
+        buckets.setdefault(obj.kind, []).append(obj)
+    ordered: list[SchemaObject] = []
+    for kind in sorted(buckets, key=lambda kind: (_RANK.get(kind, len(KINDS)), kind)):
+        ordered += sorted(buckets[kind], key=attrgetter("name"))
+    return Snapshot(tuple(ordered), rows)
 
 
 def single(kind: str, name: str, definition: str) -> SchemaObject:
@@ -149,6 +156,8 @@ class Change(NamedTuple):
 
 def differences(expected: Snapshot, actual: Snapshot) -> list[Change]:
     """Every object, table part and (with rows in both) table content that differs."""
+    if expected == actual:  # the usual answer, found at C speed
+        return []
     changes: list[Change] = []
     want, have = expected.by_label(), actual.by_label()
     for label in _ordered(want, have):

@@ -24,18 +24,16 @@ def read(query: Query, exclude: Collection[str], cache: dict[Any, SchemaObject] 
     """Every object but SQLite's own and the tables named in ``exclude`` (with their indexes
     and triggers). ``cache`` keeps objects between calls, keyed by their CREATE text: a
     table's pragmas say nothing its text does not decide, so only changed objects are read."""
-    skip = {name.lower() for name in exclude}
     cache = {} if cache is None else cache
+    own = ", ".join("'" + name.lower().replace("'", "''") + "'" for name in exclude) or "''"
     objects = []
-    rows = query("SELECT type, name, tbl_name, sql FROM sqlite_master "
-                 "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'", ())
-    for kind, name, table, sql in rows:
-        if table.lower() in skip or name.lower() in skip:
-            continue
-        key = (kind, name, table, sql)
-        obj = cache.get(key)
+    # A row is its own cache key: the object is a function of its CREATE text.
+    for row in query("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                     "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                     f"AND lower(tbl_name) NOT IN ({own})", ()):
+        obj = cache.get(row)
         if obj is None:
-            obj = cache[key] = _read_object(query, kind, name, table, sql)
+            obj = cache[row] = _read_object(query, *row)
         objects.append(obj)
     return objects
 

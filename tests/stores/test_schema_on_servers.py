@@ -186,22 +186,52 @@ def test_verify_on_a_scratch_database_leaves_the_real_one_alone(project, one_dri
     assert scratch.query("SELECT count(*) FROM link_migration_history") == [(2,)]
 
 
-def test_verify_catches_a_down_that_forgets_a_function_or_trigger(project, one_driver_each, scratch):
+PG_TRIGGER = ("CREATE FUNCTION lower_email() RETURNS trigger AS $$ BEGIN "
+              "NEW.email := lower(NEW.email); RETURN NEW; END $$ LANGUAGE plpgsql;\n"
+              "CREATE TRIGGER users_lower BEFORE INSERT ON users FOR EACH ROW "
+              "EXECUTE FUNCTION lower_email();")
+FORGETFUL = {  # what up makes (PostgreSQL, MariaDB), and what verify must say of it
+    "index": ("CREATE INDEX users_name_idx ON users (email, id);",) * 2
+    + (("index users_name_idx", "table users: index users_name_idx"),),
+    "column": ("ALTER TABLE users ADD COLUMN name VARCHAR(20);",) * 2
+    + (("table users: column name",) * 2,),
+    "constraint": ("ALTER TABLE users ADD CONSTRAINT users_email_shape CHECK (email LIKE '%@%');",)
+    * 2 + (("table users: check users_email_shape",) * 2,),
+    "view": ("CREATE VIEW emails AS SELECT email FROM users;",) * 2 + (("view emails",) * 2,),
+    "trigger": (PG_TRIGGER, "CREATE TRIGGER users_lower BEFORE INSERT ON users FOR EACH ROW "
+                            "SET NEW.email = LOWER(NEW.email);",
+                ("trigger users_lower on users", "trigger users_lower")),
+    "function": ("CREATE FUNCTION shout(word TEXT) RETURNS TEXT AS $$ SELECT upper(word) $$ "
+                 "LANGUAGE sql;",
+                 "CREATE FUNCTION shout(word VARCHAR(20)) RETURNS VARCHAR(40) DETERMINISTIC "
+                 "RETURN UPPER(word);",
+                 ("function shout(word text)", "function shout")),
+}
+
+
+@pytest.mark.parametrize("forgotten", sorted(FORGETFUL))
+def test_verify_catches_a_down_that_forgets(project, one_driver_each, scratch, forgotten):
     database = one_driver_each
     _verify_project(project, database, scratch)
-    if database.kind == "postgresql":
-        up = ("CREATE FUNCTION shout(word TEXT) RETURNS TEXT AS $$ SELECT upper(word) $$ "
-              "LANGUAGE sql;")
-        expected = "after down 3: function shout(word text) still exists"
-    else:
-        up = ("CREATE TRIGGER users_lower BEFORE INSERT ON users FOR EACH ROW "
-              "SET NEW.email = LOWER(NEW.email);")
-        expected = "after down 3: trigger users_lower still exists"
+    postgresql_up, mariadb_up, (postgresql_says, mariadb_says) = FORGETFUL[forgotten]
+    postgresql = database.kind == "postgresql"
     (project.migrations / "003_forgetful.sql").write_text(
-        f"-- migrate:up\n{up}\n-- migrate:down\nSELECT 1;\n")
+        f"-- migrate:up\n{postgresql_up if postgresql else mariadb_up}\n"
+        "-- migrate:down\nSELECT 1;\n")
     result = project.run("verify", "--all")
     assert result.status == 1, result
+    expected = f"after down 3: {postgresql_says if postgresql else mariadb_says} still exists"
     assert expected in result.out, result.out
+
+
+def test_verify_data_catches_a_down_that_does_not_restore_rows(project, one_driver_each, scratch):
+    _verify_project(project, one_driver_each, scratch)
+    (project.migrations / "003_purge.sql").write_text(
+        "-- migrate:up\nDELETE FROM users;\n-- migrate:down\nSELECT 1;\n")
+    result = project.run("verify", "--all", "--data")
+    assert result.status == 1, result
+    assert ("after down 3: table users: rows differ: 1 row missing (such as (1, "
+            "'a@example.com'))") in result.out, result.out
 
 
 def test_drift_after_a_table_is_added_by_hand(project, one_driver_each, scratch):
