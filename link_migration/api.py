@@ -19,7 +19,7 @@ from pathlib import Path
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 from .config import API_WORDING, DEFAULT_LOCK_TIMEOUT, Config, Wording, load_config
-from .errors import ConfigError, MigrationError
+from .errors import ConfigError, MigrationError, StoreError
 from .stores import open_store
 
 if TYPE_CHECKING:
@@ -171,9 +171,9 @@ class Migrator:
         schema_path = None if dry_run else self._schema_path()
         with self._opened() as store:
             if schema_path is not None:
-                from .schemafile import database
+                from .schemafile import readable
 
-                database(store, "SCHEMA_FILE")  # refused before anything runs
+                readable(store)  # refused before anything runs
             catalogue, loader = self._discover()
             exclusive = contextlib.nullcontext() if dry_run else held(
                 lock_for(self.config, store),
@@ -234,7 +234,15 @@ class Migrator:
         from . import schemafile
 
         if version is not None:
-            schemafile.write(path, store, version)  # type: ignore[arg-type]
+            try:
+                schemafile.write(path, store, version)  # type: ignore[arg-type]
+            except (OSError, StoreError) as exc:
+                raise MigrationError(
+                    f"SCHEMA_FILE {path} could not be written after the run: {exc}",
+                    f"Every migration of the run completed; the store holds version {version}. "
+                    f"Fix the cause, then delete {path.name} and run again: a run with nothing "
+                    "to do writes the file when it is missing.",
+                ) from exc
             return
         try:
             schemafile.write(path, store, store.read_current())  # type: ignore[arg-type]

@@ -30,6 +30,19 @@ def database(store: VersionStore, operation: str) -> SqlStore:
     )
 
 
+def readable(store: VersionStore) -> SqlStore:
+    """``store``, once sure that its schema can be read: checked before a run, so that a
+    run never changes a database whose SCHEMA_FILE it then cannot write."""
+    sql_store = database(store, "SCHEMA_FILE")
+    if not sql_store.reads_schema():
+        raise ConfigError(
+            f"SCHEMA_FILE needs a database whose catalog link-migration can read: "
+            f"{sql_store.describe()} is reached through a driver it does not know",
+            "Use a driver for SQLite, PostgreSQL or MySQL/MariaDB, or remove SCHEMA_FILE.",
+        )
+    return sql_store
+
+
 def schema_file(config: Config) -> Path | None:
     """SCHEMA_FILE's path (relative to conf.py's folder), or None when conf.py sets none."""
     value = config.get("SCHEMA_FILE")
@@ -76,7 +89,8 @@ def drift(path: Path, store: SqlStore, current: int) -> list[Problem]:
     from .state import Problem
 
     try:
-        content = path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8", newline="") as file:  # a body's \r stays
+            content = file.read()
     except FileNotFoundError:
         content = ""
     except (OSError, UnicodeDecodeError) as exc:
@@ -84,7 +98,7 @@ def drift(path: Path, store: SqlStore, current: int) -> list[Problem]:
     written, version = schema.parse(content)
     if version is not None and version != current:
         return []
-    live = schema.by_text(store.snapshot())
+    live = schema.as_written(store.snapshot())
     where = path.name
     return [
         Problem("drift", None, where, schema.describe(

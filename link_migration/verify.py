@@ -93,14 +93,24 @@ def verify(config: Config, real: SqlStore, catalogue: Catalogue, loader: Migrati
 
 
 def _copy_sqlite(source: Path, target: Path) -> None:
-    """Copy the database through a read-only connection: the real file is never written,
-    and the copy is consistent even while another process writes."""
+    """Copy the database with SQLite's backup, consistent even while another process
+    writes. A database in rollback-journal mode is opened read-only, so the real file is
+    never written. One in WAL mode is opened as usual instead: a read-only connection
+    creates its -wal and -shm files and cannot remove them, and an ordinary one removes
+    them as it closes, when it is the last."""
     import sqlite3
 
     if not source.exists():
         return
     try:
-        original = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
+        with open(source, "rb") as file:
+            wal = file.read(20)[18:20] == b"\x02\x02"
+    except OSError as exc:
+        raise StoreError(f"cannot read {source}: {exc.strerror}",
+                         "Check the path and permissions; nothing was changed.") from None
+    try:
+        original = sqlite3.connect(str(source) if wal else source.resolve().as_uri() + "?mode=ro",
+                                   uri=not wal)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {source} to copy it: {exc}",
                          "Check the path and permissions; nothing was changed.") from None
@@ -125,7 +135,8 @@ def _prepare_server_scratch(run: _Verifier, real: SqlStore, scratch: SqlStore,
     pending migrations."""
     real_state = real.read_state(catalogue.migrations)  # opened first: it names itself
     objects = scratch.snapshot().objects
-    if scratch.describe() == real.describe():
+    same = scratch.identity()
+    if scratch.describe() == real.describe() or (same is not None and same == real.identity()):
         raise ConfigError(
             f"get_scratch_connection() reaches the real database ({real.describe()})",
             "Point it at a database of its own: verify migrates it up and down.",
@@ -183,9 +194,11 @@ class _Verifier:
         if store is self.scratch:
             self.applied = set(state.applied or ())
             self.current = state.current
+        # Pending ones below the current version too: whether a run may apply them is the
+        # run's question; whether each undoes itself is the same either way.
         plan = make_plan(migrations, state.current, Request(UP),
                          applied=None if state.applied is None else state.applied.keys(),
-                         wording=self.wording)
+                         allow_out_of_order=True, wording=self.wording)
         return [step.migration for step in plan.steps]
 
     def snapshot(self) -> Snapshot:

@@ -245,3 +245,72 @@ def test_a_scratch_connection_to_the_real_database_is_refused(project, scratch_c
     scratch_conf("app.db")
     (project.migrations / "001_users.sql").write_text(textwrap.dedent(USERS))
     assert_error(project.run("verify"), "get_scratch_connection() reaches the real database")
+
+
+def test_a_table_renamed_and_back_is_the_same_schema(project):
+    _start(project)
+    _sql(project, "002_view.sql", "CREATE VIEW emails AS SELECT email FROM users;",
+         "DROP VIEW emails;")
+    # SQLite rewrites the view's text, quoting "users", when the table is renamed.
+    _sql(project, "003_rename.sql", "ALTER TABLE users RENAME TO people;",
+         "ALTER TABLE people RENAME TO users;")
+    ok(project.run("verify", "--all"))
+
+
+def test_a_table_named_by_a_keyword_has_its_rows_compared(project):
+    _start(project)
+    _sql(project, "002_order.sql", 'CREATE TABLE "order" (id INTEGER); INSERT INTO "order" VALUES (7);',
+         'DROP TABLE "order";')
+    result = project.run("verify", "--all", "--data")
+    ok(result)
+    assert "OK: 2 migrations verified" in result.out
+
+
+def test_a_wal_database_is_copied_and_left_as_it_was(project):
+    _start(project)
+    _sql(project, "002_index.sql", "CREATE INDEX i ON users (email);", "DROP INDEX i;")
+    ok(project.run("--to", "1"))
+    database = sqlite3.connect(project.root / "app.db")
+    assert database.execute("PRAGMA journal_mode = WAL").fetchone() == ("wal",)
+    database.close()
+    before = _fingerprint(project.root)
+    result = project.run("verify")
+    ok(result)
+    assert "[1/1] 002_index.sql: ok" in result.out
+    assert _fingerprint(project.root) == before  # no -wal or -shm file left behind either
+
+
+def test_a_pending_migration_below_the_current_version_is_verified_too(project):
+    _start(project)
+    _sql(project, "003_index.sql", "CREATE INDEX i ON users (email);", "DROP INDEX i;")
+    ok(project.run())
+    _sql(project, "002_late.sql", "CREATE TABLE late (x);", "DROP TABLE late;")
+    result = project.run("verify")
+    ok(result)
+    assert "[1/1] 002_late.sql: ok" in result.out
+
+
+def test_a_scratch_connection_to_the_real_file_by_another_path_is_refused(project):
+    (project.root / "link.db").symlink_to(project.root / "app.db")
+    project.write_conf(f"""\
+        import sqlite3
+
+        def get_connection():
+            return sqlite3.connect({str(project.root / 'app.db')!r})
+
+        def get_scratch_connection():
+            return sqlite3.connect({str(project.root / 'link.db')!r})
+        """)
+    (project.migrations / "001_users.sql").write_text(textwrap.dedent(USERS))
+    assert_error(project.run("verify"), "get_scratch_connection() reaches the real database")
+    assert not (project.root / "app.db").exists() or sqlite3.connect(
+        project.root / "app.db").execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+
+
+def test_rows_holding_lists_compare(project):
+    from link_migration.schema import Snapshot, differences
+
+    before = Snapshot((), {"t": (([1, 2], {"a": 1}),)})
+    after = Snapshot((), {"t": ()})
+    (change,) = differences(before, after)
+    assert change.what == "table t: rows" and "1 row missing (such as ([1, 2], {'a': 1}))" in change.now

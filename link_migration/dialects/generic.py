@@ -92,6 +92,13 @@ class Dialect:
             "sqlite3.",
         )
 
+    reads_schema = False  # whether read_schema() knows this database's catalog
+
+    def identity(self, query: Query) -> tuple[object, ...] | None:
+        """What tells this database from any other, whatever address reached it (verify
+        must never take the real database for its scratch one); None when unknown."""
+        return None
+
     begin_statement = "BEGIN"  # how a printed script (--sql) opens a transaction
 
     def literal(self, value: object) -> str:

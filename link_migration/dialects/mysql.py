@@ -100,6 +100,13 @@ class MySQLDialect(Dialect):
             self.connection.autocommit = on
             self._autocommit = on
 
+    reads_schema = True
+
+    def identity(self, query: Query) -> tuple[object, ...] | None:
+        ((database, host, port, folder),) = query(
+            "SELECT DATABASE(), @@hostname, @@port, @@datadir", ())
+        return ("mysql", database, host, port, folder)
+
     def read_schema(self, query: Query, own_tables: Sequence[str], schema: str | None,
                     cache: dict[Any, Any] | None) -> list[SchemaObject]:
         from ..schema import mysql

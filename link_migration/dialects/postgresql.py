@@ -92,6 +92,16 @@ class PostgreSQLDialect(Dialect):
         status = getattr(connection, "_in_transaction", None)  # pg8000
         return (not status) if isinstance(status, bool) else None
 
+    reads_schema = True
+
+    def identity(self, query: Query) -> tuple[object, ...] | None:
+        # The server's start time and port, readable by any role, tell one running server
+        # from another whether it was reached by name, address or socket.
+        ((database, started, port),) = query(
+            "SELECT current_database(), pg_postmaster_start_time()::text, "
+            "current_setting('port')", ())
+        return ("postgresql", database, started, port)
+
     def read_schema(self, query: Query, own_tables: Sequence[str], schema: str | None,
                     cache: dict[Any, Any] | None) -> list[SchemaObject]:
         from ..schema import postgresql

@@ -75,6 +75,16 @@ class SQLiteDialect(Dialect):
     def full_cache(self, query: Query, size: int) -> None:
         query(f"PRAGMA cache_size = {int(size)}", ())
 
+    reads_schema = True
+
+    def identity(self, query: Query) -> tuple[object, ...] | None:
+        import os
+
+        for _, name, path in query("PRAGMA database_list", ()):
+            if name == "main" and path:
+                return ("sqlite", os.path.realpath(path))
+        return None
+
     def read_schema(self, query: Query, own_tables: Sequence[str], schema: str | None,
                     cache: dict[Any, Any] | None) -> list[SchemaObject]:
         from ..schema import sqlite

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 # The order objects print in: what others depend on first, as a reader expects.
 KINDS = ("extension", "schema", "type", "sequence", "table", "virtual table", "index", "view",
-         "materialized view", "function", "procedure", "trigger")
+         "materialized view", "function", "procedure", "package", "package body", "trigger")
 _RANK = {kind: rank for rank, kind in enumerate(KINDS)}
 
 
@@ -28,6 +28,7 @@ class SchemaObject(NamedTuple):
     kind: str
     name: str
     parts: tuple[tuple[str, str], ...]
+    ref: str = ""  # a table's name quoted for SQL, to read its rows (``name`` is for people)
 
     @property
     def label(self) -> str:
@@ -102,7 +103,7 @@ def parse(content: str) -> tuple[Snapshot, int | None]:
         if kind is not None:
             objects.append(_from_text(kind, name or "", lines))
 
-    for line in content.splitlines():
+    for line in content.replace("\r\n", "\n").split("\n"):
         match = _OBJECT_LINE.match(line)
         if match:
             close()
@@ -124,10 +125,11 @@ def _from_text(kind: str, name: str, lines: list[str]) -> SchemaObject:
     return SchemaObject(kind, name, ((definition, definition),))
 
 
-def by_text(snap: Snapshot) -> Snapshot:
-    """The snapshot with every part labelled by its text, to compare with a parsed file."""
-    return Snapshot(tuple(SchemaObject(o.kind, o.name, tuple((t, t) for _, t in o.parts))
-                          for o in snap.objects), snap.rows)
+def as_written(snap: Snapshot) -> Snapshot:
+    """The snapshot as ``parse`` reads it back from its own text: compared with a parsed
+    file, whatever the text format cannot tell apart (a line in a function body that looks
+    like a block's heading, say) reads the same way on both sides."""
+    return parse(text(snap))[0]
 
 
 def as_json(snap: Snapshot) -> dict[str, Any]:
@@ -192,12 +194,6 @@ def _part_changes(old: SchemaObject, new: SchemaObject) -> Iterator[Change]:
             yield Change(what, EXTRA, None, now[label])
         elif was[label] != now[label]:
             yield Change(what, CHANGED, was[label], now[label])
-    columns_was = [label for label in was if label.startswith("column ") and label in now]
-    columns_now = [label for label in now if label.startswith("column ") and label in was]
-    if columns_was != columns_now:
-        yield Change(f"{old.label}: column order", CHANGED,
-                     ", ".join(c[len("column "):] for c in columns_was),
-                     ", ".join(c[len("column "):] for c in columns_now))
 
 
 def _row_changes(expected: Mapping[str, Sequence[Any]], actual: Mapping[str, Sequence[Any]]
@@ -207,13 +203,15 @@ def _row_changes(expected: Mapping[str, Sequence[Any]], actual: Mapping[str, Seq
     for table in sorted(set(expected) & set(actual)):
         if expected[table] == actual[table]:
             continue
-        want, have = Counter(expected[table]), Counter(actual[table])
+        # By their printed form: a row may hold lists or dicts (arrays, JSON), which no
+        # Counter can hash, and values print the same exactly when they are the same.
+        want, have = Counter(map(_row, expected[table])), Counter(map(_row, actual[table]))
         gone, added = list((want - have).elements()), list((have - want).elements())
         parts = []
         if gone:
-            parts.append(f"{_rows(len(gone))} missing (such as {_row(gone[0])})")
+            parts.append(f"{_rows(len(gone))} missing (such as {_short(gone[0], 80)})")
         if added:
-            parts.append(f"{_rows(len(added))} more (such as {_row(added[0])})")
+            parts.append(f"{_rows(len(added))} more (such as {_short(added[0], 80)})")
         yield Change(f"table {table}: rows", CHANGED, None, "; ".join(parts))
 
 
@@ -222,8 +220,7 @@ def _rows(count: int) -> str:
 
 
 def _row(values: Sequence[Any]) -> str:
-    shown = "(" + ", ".join(repr(v) for v in values) + ")"
-    return shown if len(shown) <= 80 else shown[:77] + "..."
+    return "(" + ", ".join(repr(v) for v in values) + ")"
 
 
 def describe(change: Change, *, extra: str, missing: str, changed: str = "differs") -> str:
@@ -243,10 +240,11 @@ def _short(sql: str | None, limit: int = 120) -> str:
     return flat if len(flat) <= limit else flat[:limit - 3] + "..."
 
 
-def table_rows(query: Any, tables: Sequence[str]) -> dict[str, tuple[tuple[Any, ...], ...]]:
-    """Each table's rows, sorted (``tables`` as SQL names them): what ``--data`` compares."""
-    return {table: tuple(sorted((tuple(_comparable(v) for v in row)
-                                 for row in query(f"SELECT * FROM {table}", ())), key=repr))
+def table_rows(query: Any, tables: Sequence[SchemaObject]) -> dict[str, tuple[tuple[Any, ...], ...]]:
+    """Each table's rows, sorted, by the table's name: what ``--data`` compares."""
+    return {table.name: tuple(sorted((tuple(_comparable(v) for v in row)
+                                      for row in query(f"SELECT * FROM {table.ref}", ())),
+                                     key=repr))
             for table in tables}
 
 
@@ -273,6 +271,8 @@ def normalised(sql: str) -> str:
         token = match.group()
         if match.lastgroup in ("space", "comment"):
             continue
+        if match.lastgroup == "quoted" and token[0] in '"`[' and _SIMPLE.match(token[1:-1]):
+            token = token[1:-1]  # SQLite writes "t" for t once a table is renamed
         if out and not (token in (",", ")", ";") or out[-1] == "(" or (
                 token == "(" and _WORDISH.match(out[-1]) and out[-1].upper() not in _SPACED)):
             out.append(" ")

@@ -85,15 +85,20 @@ def _without_state(definition: str) -> str:
 
 
 def _table(table: str, definition: str) -> SchemaObject:
-    lines = definition.splitlines()
+    lines = definition.split("\n")
+    # Columns and keys, then ") ENGINE=..." and, for a partitioned table, its partitions.
+    end = next((i for i, line in enumerate(lines) if i and line.startswith(")")), len(lines))
     parts = []
-    for line in lines[1:-1]:
+    for line in lines[1:end]:
         text = line.strip().rstrip(",")
         parts.append((_label(text), text))
-    options = _without_state(lines[-1].lstrip(") ")) if len(lines) > 1 else ""
+    options = _without_state(lines[end][1:]) if end < len(lines) else ""
     if options:
         parts.append(("options", options))
-    return SchemaObject("table", _name(table), tuple(parts))
+    partitions = " ".join(line.strip() for line in lines[end + 1:])
+    if partitions:
+        parts.append(("partitions", partitions))
+    return SchemaObject("table", _name(table), tuple(parts), _quoted(table))
 
 
 _KEY = re.compile(r"^(PRIMARY KEY|UNIQUE KEY|FULLTEXT KEY|SPATIAL KEY|KEY|CONSTRAINT)\s*(`(?:[^`]|``)*`)?")

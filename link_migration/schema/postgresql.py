@@ -105,8 +105,12 @@ def _tables(query: Query, name: _Names, own: set[tuple[str | None, str]]) -> lis
             + _user("n", "c.oid", "pg_class"), ()):
         if (nsp, rel) in tables:
             tables[(nsp, rel)].append(("partition", f"PARTITION BY {partition}"))
-    return [SchemaObject("table", name(nsp, rel), tuple(parts))
+    return [SchemaObject("table", name(nsp, rel), tuple(parts), f"{_quoted(nsp)}.{_quoted(rel)}")
             for (nsp, rel), parts in tables.items()]
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _indexes(query: Query, name: _Names, own: set[tuple[str | None, str]]) -> list[SchemaObject]:

@@ -27,13 +27,17 @@ def read(query: Query, exclude: Collection[str], cache: dict[Any, SchemaObject] 
     cache = {} if cache is None else cache
     own = ", ".join("'" + name.lower().replace("'", "''") + "'" for name in exclude) or "''"
     objects = []
-    # A row is its own cache key: the object is a function of its CREATE text.
-    for row in query("SELECT type, name, tbl_name, sql FROM sqlite_master "
-                     "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
-                     f"AND lower(tbl_name) NOT IN ({own})", ()):
-        obj = cache.get(row)
+    rows = query("SELECT type, name, tbl_name, sql FROM sqlite_master "
+                 "WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+                 f"AND lower(tbl_name) NOT IN ({own})", ())
+    tables = {name: sql for kind, name, _, sql in rows if kind == "table"}
+    for row in rows:
+        # An object is a function of its CREATE text, and an index's of its table's too
+        # (its columns' collations): that is the cache's key.
+        key = row if row[0] != "index" else (*row, tables.get(row[2]))
+        obj = cache.get(key)
         if obj is None:
-            obj = cache[row] = _read_object(query, *row)
+            obj = cache[key] = _read_object(query, *row)
         objects.append(obj)
     return objects
 
@@ -87,7 +91,8 @@ def _table(query: Query, name: str, sql: str) -> SchemaObject:
     options = _options(sql)
     if options:
         parts.append(("options", options))
-    return SchemaObject("table", identifier(name), tuple(parts))
+    return SchemaObject("table", identifier(name), tuple(parts),
+                        '"' + name.replace('"', '""') + '"')
 
 
 def _unique_constraints(query: Query, table: str) -> list[str]:

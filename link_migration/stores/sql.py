@@ -468,6 +468,23 @@ class SqlStore:
             for r in rows
         ]
 
+    def identity(self) -> tuple[object, ...] | None:
+        """What tells this database from any other, however it was reached (see Dialect)."""
+        connection = self._open()
+        assert self._dialect is not None
+        try:
+            return self._dialect.identity(self._query)
+        finally:
+            self._end_read(connection)
+
+    def reads_schema(self) -> bool:
+        """Whether snapshot() can read this database's catalog."""
+        if self._database_file is not None:
+            return True
+        self._open()
+        assert self._dialect is not None
+        return self._dialect.reads_schema
+
     def snapshot(self, *, rows: bool = False, cache: dict[Any, Any] | None = None) -> Snapshot:
         """The database's schema without our own tables (SPEC 10); with ``rows``, every
         table's contents too. ``cache`` carries what one snapshot learnt to the next."""
@@ -480,7 +497,7 @@ class SqlStore:
         own = (self.history_table, self.log_table, self.lock_table, self.attempt_table)
         try:
             objects = self._dialect.read_schema(self._query, own, self._schema, cache)
-            contents = table_rows(self._query, [o.name for o in objects if o.kind == "table"]
+            contents = table_rows(self._query, [o for o in objects if o.kind == "table"]
                                   ) if rows else None
         finally:
             self._end_read(connection)
