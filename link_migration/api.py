@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from typing import ContextManager, Sequence
 
     from .adopt import AdoptResult
+    from .fleet import Fleet, FleetSignals
     from .discovery import Catalogue, MigrationLoader
     from .plan import Plan, Request
     from .repair import RepairResult
@@ -117,6 +118,8 @@ class Migrator:
         self._lock_timeout = lock_timeout
         self._guard = guard
         self._wording = wording
+        # A fleet's targets share one discovery (SPEC 11: each file imported once).
+        self._shared: tuple[Catalogue, MigrationLoader] | None = None
 
     @classmethod
     def from_config(cls, conf: str | os.PathLike[str] | None = None, **options: object) -> Migrator:
@@ -287,6 +290,28 @@ class Migrator:
                 f"Every migration of the run completed; the store holds version {result.version}.",
                 detail=user_traceback(exc),
             ) from exc
+
+    # -- many databases ----------------------------------------------------------------
+
+    def targets(self, *patterns: str, every: bool = False, shard: tuple[int, int] | None = None,
+                jobs: int = 4, canary: int = 0, keep_going: bool = False,
+                signals: FleetSignals | None = None) -> Fleet:
+        """The targets of conf.py's TARGETS that ``patterns`` (shell patterns) or ``every``
+        choose, within ``shard`` (I, N): a Fleet, whose methods (upgrade, migrate_to, run,
+        status, current, check) run on each, ``jobs`` at a time (SPEC 11)."""
+        from .fleet import Fleet, select
+
+        selection = select(self.config, patterns, every, shard, "targets('NAME')",
+                           "targets(every=True)")
+        if selection is None:
+            raise ConfigError(f"{self.config.path} defines no TARGETS",
+                              "Define TARGETS = [...] in conf.py to migrate many databases.")
+        return Fleet(self, selection, jobs=jobs, canary=canary, keep_going=keep_going,
+                     signals=signals, options=self._target_options())
+
+    def _target_options(self) -> dict[str, object]:
+        return {"cwd": self._cwd, "warn": self._warn, "lock_timeout": self._lock_timeout,
+                "on_lock_wait": self._on_lock_wait, "wording": self._wording}
 
     # -- reading -----------------------------------------------------------------------
 
@@ -489,13 +514,28 @@ class Migrator:
 
     @contextlib.contextmanager
     def _opened(self) -> Iterator[VersionStore]:
+        if self.config.has("TARGETS") and not hasattr(self.config, "target"):
+            raise ConfigError(
+                f"{self.config.path} defines TARGETS, so it names many databases: say which",
+                "Use Migrator.targets(...) (the command line's --target NAME or "
+                "--all-targets).",
+            )
         store = open_store(self.config, busy_timeout=self._lock_timeout)
         try:
             yield store
         finally:
             store.close()
 
+    def _discovered(self) -> tuple[Catalogue, MigrationLoader]:
+        """Discover once, for every target of a fleet, with a loader they can share."""
+        if self._shared is None:
+            catalogue, loader = self._discover()
+            self._shared = (catalogue, loader.shared())
+        return self._shared
+
     def _discover(self) -> tuple[Catalogue, MigrationLoader]:
+        if self._shared is not None:
+            return self._shared
         from .discovery import MigrationLoader, discover, locate_migrations
 
         folder = locate_migrations(self.config, self._cwd)

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from typing import Iterator, Sequence
 
     from .api import Migrator
+    from .config import Config
+    from .fleet import Fleet
     from .plan import Plan, Request
     from .signals import SignalGuard
     from .terminal import PrintedProgress
@@ -109,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", action="store_true",
         help="run a failed migration again first: a SQL one from the statement that failed, "
              "a Python one from its start (see status)",
+    )
+    parser.add_argument(
+        "--json", action="store_true",
+        help="with targets (conf.py's TARGETS): one JSON document, an entry per target",
     )
     parser.add_argument(
         "--out-of-order", action="store_true",
@@ -226,6 +232,21 @@ def _add_common_options(parser: argparse.ArgumentParser, *, defaults: bool) -> N
         default=default("auto"),
         help="colour on a terminal (auto, the default), always, or never; NO_COLOR turns auto off",
     )
+    fleet = parser.add_argument_group("many databases (conf.py's TARGETS)")
+    fleet.add_argument("--target", dest="targets", action="append", metavar="NAME",
+                       default=default(None),
+                       help="a target to work on (repeatable; shell patterns such as 'eu_*')")
+    fleet.add_argument("--all-targets", action="store_true", default=default(False),
+                       help="every target conf.py's TARGETS names")
+    fleet.add_argument("--shard", type=_shard, metavar="I/N", default=default(None),
+                       help="only the targets in shard I of N (by a stable hash of the name), "
+                            "to spread a fleet over N machines")
+    fleet.add_argument("--jobs", type=_jobs, metavar="N", default=default(None),
+                       help="targets migrated at once (default 4)")
+    fleet.add_argument("--canary", type=_canary, metavar="K", default=default(0),
+                       help="migrate the first K targets first; if one fails, start no other")
+    fleet.add_argument("--keep-going", action="store_true", default=default(False),
+                       help="after a target fails, go on starting the others")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -263,12 +284,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _migrator(args: argparse.Namespace, out: Output, guard: SignalGuard | None = None,
-              progress: PrintedProgress | None = None) -> Migrator:
-    from .api import Migrator
-    from .config import CLI_WORDING, load_config
+              progress: PrintedProgress | None = None, *, command: str = "",
+              config: Config | None = None) -> Migrator:
+    """The Migrator for conf.py (``config``, when loaded already); with TARGETS, for the one
+    target chosen: a command that works on one database (history, unlock, schema, ...)."""
+    migrator = _base_migrator(config or _config(args, out), args, out, guard, progress)
+    fleet = _fleet(migrator, args)
+    if fleet is None:
+        return migrator
+    if len(fleet.targets) != 1:
+        raise UsageError(
+            f"{command or args.handler.__name__.strip('_')} works on one target at a time, and "
+            f"the selection has {len(fleet.targets)}",
+            "Name one with --target NAME.",
+        )
+    return fleet.migrator(fleet.targets[0], guard,
+                          **({"progress": progress} if progress is not None else {}))
 
-    config = load_config(args.config, Path.cwd(), os.environ, wording=CLI_WORDING)
-    out.detail(f"conf: {printable(str(config.path))}")
+
+def _base_migrator(config: Config, args: argparse.Namespace, out: Output,
+                   guard: SignalGuard | None = None,
+                   progress: PrintedProgress | None = None) -> Migrator:
+    """conf.py's Migrator, before any target is chosen."""
+    from .api import Migrator
+    from .config import CLI_WORDING
+
     return Migrator(
         config,
         warn=out.warn,
@@ -280,6 +320,47 @@ def _migrator(args: argparse.Namespace, out: Output, guard: SignalGuard | None =
     )
 
 
+def _has_fleet(config: Config, args: argparse.Namespace) -> bool:
+    """Whether conf.py or the options speak of targets (SPEC 11)."""
+    return config.has("TARGETS") or any(
+        getattr(args, name, None) for name in ("targets", "all_targets", "shard", "jobs",
+                                               "canary", "keep_going"))
+
+
+def _config(args: argparse.Namespace, out: Output) -> Config:
+    from .config import CLI_WORDING, load_config
+
+    config = load_config(args.config, Path.cwd(), os.environ, wording=CLI_WORDING)
+    out.detail(f"conf: {printable(str(config.path))}")
+    return config
+
+
+def _fleet(migrator: Migrator, args: argparse.Namespace) -> Fleet | None:
+    """The targets the options choose from conf.py's TARGETS (SPEC 11); None without TARGETS,
+    where no option of a fleet may be given."""
+    patterns = getattr(args, "targets", None) or []
+    every = getattr(args, "all_targets", False)
+    shard = getattr(args, "shard", None)
+    jobs = getattr(args, "jobs", None)
+    canary = getattr(args, "canary", 0)
+    keep_going = getattr(args, "keep_going", False)
+    config = migrator.config
+    if not _has_fleet(config, args):
+        return None  # the usual case: no fleet module to import
+    from .fleet import DEFAULT_JOBS, Fleet, select
+
+    if not config.has("TARGETS") and not (patterns or every or shard):
+        raise UsageError(
+            f"{config.path} defines no TARGETS, so --jobs, --canary and --keep-going have "
+            "nothing to work on",
+            "Define TARGETS = [...] in conf.py to migrate many databases.",
+        )
+    selection = select(config, patterns, every, shard)
+    assert selection is not None
+    return Fleet(migrator, selection, jobs=jobs or DEFAULT_JOBS, canary=canary,
+                 keep_going=keep_going, options=migrator._target_options())
+
+
 def _run(args: argparse.Namespace, out: Output) -> int:
     from . import report
     from .signals import SignalGuard
@@ -287,13 +368,26 @@ def _run(args: argparse.Namespace, out: Output) -> int:
 
     if args.sql:
         with _answer_is_data(out):
-            text = _migrator(args, out).script(_request(args), fake=args.fake,
-                                               out_of_order=args.out_of_order)
+            text = _migrator(args, out, command="--sql").script(
+                _request(args), fake=args.fake, out_of_order=args.out_of_order)
         out.result(text.rstrip("\n"))
         return 0
+    config = _config(args, out)
+    if _has_fleet(config, args):
+        from .commands import fleet as fleet_command
+
+        with _answer_is_data(out, args.json):
+            fleet = _fleet(_base_migrator(config, args, out), args)
+            assert fleet is not None
+            return fleet_command.run(fleet, out, _request(args), dry_run=args.dry_run,
+                                     fake=args.fake, out_of_order=args.out_of_order,
+                                     resume=args.resume, as_json=args.json)
+    if args.json:
+        raise UsageError("--json on a run goes with targets (conf.py's TARGETS)",
+                         f"For one database, '{PROG} status --json' tells what a run did.")
     progress = PrintedProgress(out, fake=args.fake)
     with SignalGuard(out.stderr) as guard:
-        migrator = _migrator(args, out, guard, progress)
+        migrator = _migrator(args, out, guard, progress, config=config)
         try:
             result = migrator.run(
                 _request(args), dry_run=args.dry_run, fake=args.fake,
@@ -318,11 +412,29 @@ def _run(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
+def _over_targets(args: argparse.Namespace, out: Output, command: str,
+                  as_json: bool) -> tuple[int | None, Config]:
+    """status, current and check over a fleet's targets (SPEC 11): their exit status, or
+    None without TARGETS; and conf.py, loaded once either way."""
+    with _answer_is_data(out, as_json or command == "current"):
+        config = _config(args, out)
+        if not _has_fleet(config, args):
+            return None, config
+        from .commands import fleet as fleet_command
+
+        fleet = _fleet(_base_migrator(config, args, out), args)
+        assert fleet is not None
+        return fleet_command.read(fleet, out, command, as_json=as_json), config
+
+
 def _status(args: argparse.Namespace, out: Output) -> int:
     from . import report
 
+    status_over, config = _over_targets(args, out, "status", args.json)
+    if status_over is not None:
+        return status_over
     with _answer_is_data(out, args.json):
-        status = _migrator(args, out).status()
+        status = _migrator(args, out, config=config).status()
     if args.json:
         out.result(report.status_json(status.migrations, status.current, status.store))
     else:
@@ -335,8 +447,11 @@ def _status(args: argparse.Namespace, out: Output) -> int:
 
 
 def _current(args: argparse.Namespace, out: Output) -> int:
+    status_over, config = _over_targets(args, out, "current", False)
+    if status_over is not None:
+        return status_over
     with _answer_is_data(out):
-        version = _migrator(args, out).current()
+        version = _migrator(args, out, config=config).current()
     out.result(str(version))
     return 0
 
@@ -367,7 +482,7 @@ def _history(args: argparse.Namespace, out: Output) -> int:
 
 def _new(args: argparse.Namespace, out: Output) -> int:
     with _answer_is_data(out):  # a path, for scripts: $EDITOR "$(link-migration new ...)"
-        path = _migrator(args, out).new(args.description, timestamp=args.timestamp or None,
+        path = _base_migrator(_config(args, out), args, out).new(args.description, timestamp=args.timestamp or None,
                                         sql=args.sql or None)
     out.result(str(path))
     return 0
@@ -376,8 +491,11 @@ def _new(args: argparse.Namespace, out: Output) -> int:
 def _check(args: argparse.Namespace, out: Output) -> int:
     from . import report
 
+    status_over, config = _over_targets(args, out, "check", args.json)
+    if status_over is not None:
+        return status_over
     with _answer_is_data(out, args.json):
-        migrator = _migrator(args, out)
+        migrator = _migrator(args, out, config=config)
         status = migrator.status()
         found = migrator.check(status)
     if args.json:
@@ -506,6 +624,29 @@ def _whole_number(text: str, noun: str, minimum: int, rule: str) -> int:
     if value < minimum:
         raise argparse.ArgumentTypeError(f"{value}: the number of {noun} {rule}")
     return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, slash, count = text.partition("/")
+    try:
+        shard = (int(index), int(count)) if slash else None
+    except ValueError:
+        shard = None
+    if shard is None or not 1 <= shard[0] <= shard[1]:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a shard: write I/N, with I from 1 to N (1/3, 2/3, 3/3)")
+    return shard
+
+
+def _jobs(text: str) -> int:
+    value = _whole_number(text, "targets at once", 1, "must be 1 or more")
+    if value > 256:
+        raise argparse.ArgumentTypeError(f"{value}: at most 256 targets at once")
+    return value
+
+
+def _canary(text: str) -> int:
+    return _whole_number(text, "canary targets", 1, "must be 1 or more")
 
 
 def _count(text: str) -> int:

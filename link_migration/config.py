@@ -126,6 +126,79 @@ class Config:
         return function
 
 
+# With TARGETS, these settings may name the target as {target} (SPEC 11), and these
+# functions of conf.py take the target's name as their first argument.
+TARGET_SETTINGS = ("DATABASE", "VERSION_FILE", "DATABASE_URL", "SCHEMA_FILE")
+TARGET_FUNCTIONS = ("get_connection", "get_scratch_connection", "get_current_version",
+                    "set_current_version", "acquire_lock", "release_lock")
+
+
+class TargetConfig(Config):
+    """conf.py as one target of its fleet sees it: ``{target}`` filled in, and the store's
+    and lock's functions given the target's name first. Everything else is conf.py's."""
+
+    __slots__ = ("target",)
+
+    def __init__(self, config: Config, target: str) -> None:
+        super().__init__(config.module, config.path)
+        self.target = target
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = super().get(name, default)
+        if name in TARGET_SETTINGS and isinstance(value, str):
+            return value.replace("{target}", self.target)
+        if name in TARGET_FUNCTIONS and callable(value):
+            import functools
+
+            return functools.partial(value, self.target)
+        return value
+
+    def function(self, name: str, arguments: int, takes: str, definition: str) -> Any:
+        if name not in TARGET_FUNCTIONS:
+            return super().function(name, arguments, takes, definition)
+        takes = f"the target's name, then {takes}" if arguments else "one argument, the target"
+        definition = (definition.replace("()", "(target)") if "()" in definition
+                      else definition.replace("(", "(target, ", 1))
+        # Checked as conf.py wrote it, taking the target too; then given the target.
+        function = Config(self.module, self.path).function(name, arguments + 1, takes,
+                                                           definition)
+        if function is None:
+            return None
+        import functools
+
+        return functools.partial(function, self.target)
+
+
+def targets_of(config: Config) -> list[str] | None:
+    """TARGETS (SPEC 11): a list of names, or a function returning one; None without it."""
+    value = config.get("TARGETS")
+    if value is None:
+        return None
+    where = f"TARGETS in {config.path}"
+    if callable(value):
+        from .importer import user_location
+
+        try:
+            value = value()
+        except Exception as exc:
+            raise ConfigError(f"{where} raised {type(exc).__name__}: {exc} "
+                              f"({user_location(exc)})", "Fix TARGETS().") from exc
+        where = f"what TARGETS() in {config.path} returned"
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{where} is {type(value).__name__} {value!r:.60}, not a list of names",
+                          "Write TARGETS = ['tenant_a', 'tenant_b'], or a function returning "
+                          "such a list.")
+    seen: set[str] = set()
+    for index, name in enumerate(value):
+        if not isinstance(name, str) or not name.strip() or "\0" in name:
+            raise ConfigError(f"{where}: item {index} is {name!r}, not a target's name",
+                              "Each target is a non-empty string.")
+        if name in seen:
+            raise ConfigError(f"{where}: {name!r} is there twice", "List each target once.")
+        seen.add(name)
+    return list(value)
+
+
 def load_config(
     spec: str | None, cwd: Path, environ: Mapping[str, str], *, wording: Wording = API_WORDING
 ) -> Config:

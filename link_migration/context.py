@@ -16,13 +16,14 @@ class MigrationContext:
     is what ``self`` receives.
     """
 
-    __slots__ = ("config", "version", "direction", "migration", "dry_run", "connection")
+    __slots__ = ("config", "version", "direction", "migration", "dry_run", "connection", "target")
     config: ModuleType
     version: int
     direction: str
     migration: Migration
     dry_run: bool
     connection: Any
+    target: str | None  # the fleet's target this runs on (SPEC 11); None without TARGETS
 
     def __init__(
         self,
@@ -32,6 +33,7 @@ class MigrationContext:
         migration: Migration,
         dry_run: bool = False,
         connection: Any = None,
+        target: str | None = None,
     ) -> None:
         assign = object.__setattr__  # past our own __setattr__, which refuses
         assign(self, "config", config)
@@ -40,6 +42,7 @@ class MigrationContext:
         assign(self, "migration", migration)
         assign(self, "dry_run", dry_run)
         assign(self, "connection", connection)
+        assign(self, "target", target)
 
     def __setattr__(self, name: str, value: object) -> None:
         # Read-only, so that a hook cannot change what the migrations after it are told.

@@ -74,11 +74,35 @@ class MigrationLoader:
         self._folder = folder
         # By the path's text: a key per file, and lighter than a Path for a plan of thousands.
         self._modules: dict[str, ModuleType] = {}
+        self._importing: Any = None  # a lock, once shared(): the targets of a fleet share one
+
+    def shared(self) -> MigrationLoader:
+        """Make this loader safe to share between threads (a fleet's targets, SPEC 11):
+        each file is still executed once, by whichever target needs it first."""
+        import threading
+
+        self._importing = threading.Lock()
+        self._failed: dict[str, DiscoveryError] = {}
+        return self
 
     def load(self, path: str | os.PathLike[str]) -> ModuleType:
         """The module of the migration at ``path``, which must be resolved (as discovery's
         paths are): one key per file, so that no file is executed twice."""
         key = os.fspath(path)
+        module = self._modules.get(key)
+        if module is None and self._importing is not None:
+            with self._importing:
+                failed = self._failed.get(key)
+                if failed is not None:  # another target's import of it failed: not again
+                    raise failed
+                try:
+                    return self._load(key)
+                except DiscoveryError as exc:
+                    self._failed[key] = exc
+                    raise
+        return module if module is not None else self._load(key)
+
+    def _load(self, key: str) -> ModuleType:
         module = self._modules.get(key)
         if module is None:
             stem = os.path.splitext(os.path.basename(key))[0]

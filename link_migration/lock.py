@@ -100,9 +100,22 @@ def lock_for(config: Config, store: VersionStore) -> Lock:
         return UserLock(config)
     if isinstance(store, SqlStore):
         return RowLock(store)
+    name = _lock_file_name(getattr(config, "target", None))
     if isinstance(store, TextFileStore):
-        return FileLock(store.path.parent / LOCK_FILE_NAME)
-    return FileLock(config.folder / LOCK_FILE_NAME)
+        return FileLock(store.path.parent / name)
+    return FileLock(config.folder / name)
+
+
+def _lock_file_name(target: str | None) -> str:
+    """One lock file per target of a fleet (SPEC 11), whose version files may share a
+    folder: the name keeps what is safe in a file name, and a hash of the whole."""
+    if target is None:
+        return LOCK_FILE_NAME
+    import re
+    import zlib
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", target)[:60]
+    return f".link-migration.{safe}.{zlib.crc32(target.encode()):08x}.lock"
 
 
 @contextlib.contextmanager

@@ -502,6 +502,7 @@ def _call_migration(
         direction=step.direction,
         migration=step.migration,
         connection=connection,
+        target=getattr(config, "target", None),
     )
     def aftermath(exc: BaseException) -> str:
         return _aftermath(store, exc, item.transactional)

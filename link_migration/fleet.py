@@ -1,0 +1,405 @@
+"""Many databases in one run (SPEC 11): a fleet is many ordinary runs, not a second runner.
+
+conf.py's TARGETS names the databases; each target gets its own Migrator over a TargetConfig
+(``{target}`` filled in, the store's functions given its name), so its own store, lock and
+transactions. Targets run on ``jobs`` threads, in the order TARGETS gives them, and share one
+catalogue of migrations and one loader, so that each migration file is imported once per
+process. This module chooses the targets and schedules them; it prints nothing.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from typing import NamedTuple
+
+from .config import TargetConfig, targets_of
+from .errors import (
+    ConfigError,
+    Interrupted,
+    LinkMigrationError,
+    LockTimeout,
+    UsageError,
+)
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
+
+if TYPE_CHECKING:
+    from typing import Any, Callable, Iterator, Sequence
+
+    from .api import Migrator
+    from .config import Config, Wording
+
+DEFAULT_JOBS = 4
+
+# How a target's run ended.
+DONE = "migrated"  # it ran migrations, and every one completed
+CURRENT = "current"  # it had nothing to do
+FAILED = "failed"
+LOCKED = "locked"  # another runner held its lock too long
+STOPPED = "stopped"  # a signal stopped it after a migration
+NOT_STARTED = "not started"
+
+
+class Selection(NamedTuple):
+    """The targets chosen, in TARGETS order, and how many conf.py defines."""
+
+    targets: tuple[str, ...]
+    defined: int
+
+
+def select(config: Config, patterns: Sequence[str], every: bool, shard: tuple[int, int] | None,
+           wording_target: str = "--target NAME", wording_all: str = "--all-targets"
+           ) -> Selection | None:
+    """The targets ``patterns`` (shell patterns; each must match) or ``every`` choose, kept to
+    ``shard`` (I, N); None when conf.py defines no TARGETS and none was asked for. UsageError
+    for a selection that cannot be made, naming what is wrong."""
+    import fnmatch
+
+    names = targets_of(config)
+    if names is None:
+        if patterns or every or shard:
+            raise UsageError(
+                f"{config.path} defines no TARGETS, so there are no targets to choose from",
+                "Define TARGETS = [...] in conf.py to migrate many databases, or leave out "
+                f"{wording_target}, {wording_all} and --shard.",
+            )
+        return None
+    if patterns and every:
+        raise UsageError(f"give {wording_target} or {wording_all}, not both",
+                         f"{wording_all} already takes every one of the {len(names)} targets.")
+    if not patterns and not every:
+        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+        raise UsageError(
+            f"{config.path} defines {len(names)} target{'s' if len(names) != 1 else ''} "
+            f"({shown}): say which",
+            f"Choose with {wording_target} (shell patterns allowed, as in 'tenant_*'), or "
+            f"{wording_all}.",
+        )
+    if every:
+        chosen = list(names)
+    else:
+        wanted: set[str] = set()
+        for pattern in patterns:
+            matched = fnmatch.filter(names, pattern) if _is_pattern(pattern) else (
+                [pattern] if pattern in names else [])
+            if not matched:
+                close = fnmatch.filter(names, f"*{pattern}*")[:3]
+                raise UsageError(
+                    f"{'no target matches' if _is_pattern(pattern) else 'unknown target'} "
+                    f"{pattern!r} (conf.py defines {len(names)})",
+                    f"Did you mean {', '.join(close)}?" if close else
+                    "Run 'link-migration status --all-targets' to list them.",
+                )
+            wanted.update(matched)
+        chosen = [name for name in names if name in wanted]
+    if shard is not None:
+        index, count = shard
+        chosen = [name for name in chosen if shard_of(name, count) == index]
+    return Selection(tuple(chosen), len(names))
+
+
+def _is_pattern(text: str) -> bool:
+    return any(char in text for char in "*?[")
+
+
+def shard_of(name: str, count: int) -> int:
+    """The shard (1 to ``count``) a target belongs to: a hash of its name alone, the same on
+    every machine and Python, so that N machines given I/N share the fleet with no
+    coordinator."""
+    import hashlib
+
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+class TargetResult(NamedTuple):
+    """How one target's work ended. ``value`` is what the work returned (a RunResult, a
+    Status, a version); ``error`` the exception that ended it, if one did."""
+
+    target: str
+    outcome: str
+    seconds: float
+    value: Any = None
+    error: BaseException | None = None
+
+
+class FleetResult(NamedTuple):
+    results: tuple[TargetResult, ...]  # in TARGETS order
+    seconds: float
+    signal: int | None  # the signal that stopped the fleet, if one did
+    defined: int  # how many targets conf.py defines
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for result in self.results if result.outcome == outcome)
+
+    @property
+    def exit_status(self) -> int:
+        """SPEC 11: 0 when every target ended well, 1 when any failed, 3 when any could not
+        get its lock (and none failed), 128 + the signal when one stopped the fleet."""
+        if self.signal is not None:
+            return 128 + self.signal
+        if self.count(FAILED):
+            return 1
+        if self.count(LOCKED):
+            return 3
+        return 0
+
+
+class FleetSignals:
+    """What a signal does to a fleet: the first starts no new target, and each running one
+    stops after its current migration; the second also cancels the statement each is running.
+    The handlers are installed by whoever owns the main thread (the command line)."""
+
+    def __init__(self) -> None:
+        self.requested: int | None = None
+        self._mutex = threading.Lock()
+        self._running: dict[int, Callable[[], Any]] = {}  # thread -> cancel of its step
+        self._cancelled: set[int] = set()
+        self._count = 0
+
+    def signal(self, signum: int) -> str:
+        """React to ``signum``; returns what it did, in words."""
+        import signal as signals
+
+        name = signals.Signals(signum).name
+        with self._mutex:
+            self._count += 1
+            if self.requested is None:
+                self.requested = signum
+                return (f"{name}: starting no new target; each running one stops after its "
+                        f"current migration (send {name} again to interrupt them)")
+            cancels = list(self._running.items())
+            self._cancelled.update(thread for thread, _ in cancels)
+        for _, cancel in cancels:
+            threading.Thread(target=_quietly, args=(cancel,), daemon=True).start()
+        return f"{name}: interrupting the running migrations of {len(cancels)} target(s)"
+
+    def guard(self) -> _TargetGuard:
+        return _TargetGuard(self)
+
+
+def _quietly(cancel: Callable[[], Any]) -> None:
+    with contextlib.suppress(Exception):
+        cancel()
+
+
+class _TargetGuard:
+    """What the runner asks of a SignalGuard, answered for one target's thread."""
+
+    def __init__(self, signals: FleetSignals) -> None:
+        self._signals = signals
+
+    @property
+    def requested(self) -> int | None:
+        return self._signals.requested
+
+    @property
+    def cancelled(self) -> bool:
+        return threading.get_ident() in self._signals._cancelled
+
+    @contextlib.contextmanager
+    def migration_running(self, cancel: Callable[[], Any] | None = None) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._signals._mutex:
+            self._signals._cancelled.discard(me)
+            if cancel is not None:
+                self._signals._running[me] = cancel
+        try:
+            yield
+        finally:
+            with self._signals._mutex:
+                self._signals._running.pop(me, None)
+
+    def recording(self) -> None:
+        """Nothing to do: a fleet's second signal cancels statements, never a record."""
+
+
+def run_fleet(
+    targets: Sequence[str],
+    work: Callable[[str, _TargetGuard], tuple[str, Any]],
+    *,
+    jobs: int = DEFAULT_JOBS,
+    canary: int = 0,
+    keep_going: bool = False,
+    signals: FleetSignals | None = None,
+    on_start: Callable[[str], None] | None = None,
+    on_end: Callable[[TargetResult], None] | None = None,
+    tick: Callable[[], None] | None = None,
+    defined: int = 0,
+) -> FleetResult:
+    """Run ``work(target, guard)`` for every target, ``jobs`` at a time, in order: the first
+    ``canary`` all first (a failure among them starts no other), then the rest. ``work``
+    returns (outcome, value); a LinkMigrationError it raises is the target's failure (a lock
+    timeout its own outcome). After a failure no new target starts unless ``keep_going``;
+    after a signal, none does. ``tick`` is called about five times a second from this thread,
+    for a live progress line."""
+    signals = signals or FleetSignals()
+    started = time.perf_counter()
+    results: dict[str, TargetResult] = {}
+    failed = threading.Event()
+    wake = threading.Event()
+
+    def wave(queue: Sequence[str], stop_on_failure: bool) -> None:
+        position = iter(queue)
+        taking = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                with taking:
+                    if signals.requested is not None or (failed.is_set() and stop_on_failure):
+                        return
+                    target = next(position, None)
+                if target is None:
+                    return
+                if on_start is not None:
+                    on_start(target)
+                result = _one(target, work, signals)
+                results[target] = result
+                if result.outcome == FAILED:
+                    failed.set()
+                if on_end is not None:
+                    on_end(result)
+                wake.set()
+
+        threads = [threading.Thread(target=worker, name=f"link-migration target {i}",
+                                    daemon=True)
+                   for i in range(max(1, min(jobs, len(queue))))]
+        for thread in threads:
+            thread.start()
+        while any(thread.is_alive() for thread in threads):
+            wake.wait(0.2)
+            wake.clear()
+            if tick is not None:
+                tick()
+
+    canaries = list(targets[:canary])
+    if canaries:
+        wave(canaries, stop_on_failure=True)  # a failing canary starts no other target
+    if not failed.is_set():
+        wave(list(targets[len(canaries):]), stop_on_failure=not keep_going)
+    ordered = tuple(results.get(target) or TargetResult(target, NOT_STARTED, 0.0)
+                    for target in targets)
+    return FleetResult(ordered, time.perf_counter() - started, signals.requested, defined)
+
+
+def _one(target: str, work: Callable[[str, _TargetGuard], tuple[str, Any]],
+         signals: FleetSignals) -> TargetResult:
+    from .errors import RunInterrupted
+
+    started = time.perf_counter()
+    try:
+        outcome, value = work(target, signals.guard())
+    except LockTimeout as exc:
+        return TargetResult(target, LOCKED, time.perf_counter() - started, error=exc)
+    except RunInterrupted as exc:
+        return TargetResult(target, STOPPED, time.perf_counter() - started, error=exc)
+    except (LinkMigrationError, Interrupted) as exc:
+        return TargetResult(target, FAILED, time.perf_counter() - started, error=exc)
+    return TargetResult(target, outcome, time.perf_counter() - started, value)
+
+
+READ = "read"  # status, current and check read the target
+
+
+class Fleet:
+    """The Migrator's methods over the targets of a selection (SPEC 11): each returns a
+    FleetResult with a TargetResult per target, in TARGETS order. Made by
+    Migrator.targets()."""
+
+    def __init__(self, base: Migrator, selection: Selection, *, jobs: int = DEFAULT_JOBS,
+                 canary: int = 0, keep_going: bool = False,
+                 signals: FleetSignals | None = None,
+                 options: dict[str, Any] | None = None) -> None:
+        self.base = base
+        self.targets = selection.targets
+        self.defined = selection.defined
+        self.jobs = check_jobs(jobs)
+        self.canary = canary
+        self.keep_going = keep_going
+        self.signals = signals or FleetSignals()
+        self._options = options or {}  # for each target's Migrator: warn, lock_timeout, ...
+
+    def migrator(self, target: str, guard: Any = None, **options: Any) -> Migrator:
+        """One target's Migrator, sharing the fleet's catalogue and loader."""
+        from .api import Migrator
+
+        migrator = Migrator(TargetConfig(self.base.config, target), guard=guard,
+                            **{**self._options, **options})
+        migrator._shared = self.base._discovered()
+        return migrator
+
+    def run(self, request: Any, *, dry_run: bool = False, fake: bool = False,
+            out_of_order: bool = False, resume: bool = False,
+            progress: Callable[[str], Any] | None = None, **hooks: Any) -> FleetResult:
+        """Migration ``request`` on every target. ``progress(target)`` gives each target's
+        Progress (the command line's -v); ``hooks`` are run_fleet's on_start, on_end, tick."""
+        self.base._discovered()  # once, before any thread: a broken file stops all at once
+
+        def work(target: str, guard: Any) -> tuple[str, Any]:
+            migrator = self.migrator(target, guard,
+                                     **({"progress": progress(target)} if progress else {}))
+            result = migrator.run(request, dry_run=dry_run, fake=fake,
+                                  out_of_order=out_of_order, resume=resume)
+            return (DONE if result.completed else CURRENT), result
+
+        return self._run(work, **hooks)
+
+    def _check_conf(self) -> None:
+        """conf.py's store and lock, as a target sees them, checked once before any target
+        starts: a function of conf.py that cannot take the target is exit 2, with nothing
+        run, not a failure of every target."""
+        if not self.targets:
+            return
+        from .lock import lock_for
+        from .stores import open_store
+
+        config = TargetConfig(self.base.config, self.targets[0])
+        store = open_store(config)  # connects to nothing yet
+        try:
+            lock_for(config, store)
+        finally:
+            store.close()
+
+    def upgrade(self, **options: Any) -> FleetResult:
+        from .plan import UP, Request
+
+        return self.run(Request(UP), **options)
+
+    def migrate_to(self, version: int, **options: Any) -> FleetResult:
+        from .plan import Request
+
+        return self.run(Request("to", target=version), **options)
+
+    def status(self, **hooks: Any) -> FleetResult:
+        """Each target's Status."""
+        self.base._discovered()
+        return self._run(lambda target, guard: (READ, self.migrator(target).status()), **hooks)
+
+    def current(self, **hooks: Any) -> FleetResult:
+        """Each target's current version."""
+        return self._run(lambda target, guard: (READ, self.migrator(target).current()), **hooks)
+
+    def check(self, **hooks: Any) -> FleetResult:
+        """Each target's (Status, problems): empty problems when all is well there."""
+        self.base._discovered()
+
+        def work(target: str, guard: Any) -> tuple[str, Any]:
+            migrator = self.migrator(target)
+            status = migrator.status()
+            return READ, (status, migrator.check(status))
+
+        return self._run(work, **hooks)
+
+    def _run(self, work: Callable[[str, Any], tuple[str, Any]], **hooks: Any) -> FleetResult:
+        self._check_conf()
+        return run_fleet(self.targets, work, jobs=self.jobs, canary=self.canary,
+                         keep_going=self.keep_going, signals=self.signals,
+                         defined=self.defined, **hooks)
+
+
+def check_jobs(jobs: int) -> int:
+    if not 1 <= jobs <= 256:
+        raise ConfigError(f"jobs is {jobs}; it must be from 1 to 256",
+                          "Give the number of targets to migrate at once (the default is 4).")
+    return jobs
