@@ -35,6 +35,7 @@ DEFAULT_JOBS = 4
 # How a target's run ended.
 DONE = "migrated"  # it ran migrations, and every one completed
 CURRENT = "current"  # it had nothing to do
+PLANNED = "planned"  # a dry run found steps to run
 FAILED = "failed"
 LOCKED = "locked"  # another runner held its lock too long
 STOPPED = "stopped"  # a signal stopped it after a migration
@@ -341,7 +342,9 @@ class Fleet:
                                      **({"progress": progress(target)} if progress else {}))
             result = migrator.run(request, dry_run=dry_run, fake=fake,
                                   out_of_order=out_of_order, resume=resume)
-            return (DONE if result.completed else CURRENT), result
+            if result.completed:
+                return DONE, result
+            return (PLANNED if result.dry_run and result.plan.steps else CURRENT), result
 
         return self._run(work, **hooks)
 

@@ -193,7 +193,7 @@ def test_the_json_document(project):
     assert result.status == 1
     document = json.loads(result.out)
     assert document["ok"] is False and document["exit_status"] == 1
-    assert document["summary"] == {"migrated": 3, "current": 0, "failed": 1, "locked": 0,
+    assert document["summary"] == {"migrated": 3, "planned": 0, "current": 0, "failed": 1, "locked": 0,
                                    "stopped": 0, "not_started": 0}
     first, last = document["targets"][0], document["targets"][-1]
     assert first["target"] == names[0] and first["outcome"] == "migrated"
@@ -321,3 +321,13 @@ def test_a_rerun_after_kill_9_finishes_the_rest(project):
 def test_the_installed_target_dir_is_left_alone(project):
     _fleet(project, 2)
     assert Path(project.root / "db").is_dir()
+
+
+def test_a_dry_run_over_targets_says_what_each_would_do(project):
+    names = _fleet(project, 3)
+    ok(project.run("--target", "tenant_01"))
+    result = project.run("--all-targets", "--dry-run")
+    ok(result)
+    assert "tenant_01: Already at version 3: nothing to do." in result.out
+    assert "tenant_02: Dry run" in result.out and "would migrate (dry run)" in result.out
+    assert [_version(project, n) for n in names] == [3, 0, 0]

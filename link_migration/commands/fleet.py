@@ -9,7 +9,7 @@ import signal
 import threading
 import time
 
-from ..fleet import CURRENT, DONE, FAILED, LOCKED, NOT_STARTED, STOPPED
+from ..fleet import CURRENT, DONE, FAILED, LOCKED, NOT_STARTED, PLANNED, STOPPED
 from ..terminal import printable
 
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from ..plan import Plan, Request, Step
     from ..terminal import Output
 
-_OUTCOME_WORDS = {DONE: "migrated", CURRENT: "already current", FAILED: "failed",
+_OUTCOME_WORDS = {DONE: "migrated", PLANNED: "would migrate (dry run)",
+                  CURRENT: "already current", FAILED: "failed",
                   LOCKED: "locked by another runner", STOPPED: "stopped by a signal",
                   NOT_STARTED: "not started"}
 
@@ -230,8 +231,11 @@ def target_line(result: TargetResult) -> str:
         label = {FAILED: "FAILED", LOCKED: "LOCKED", STOPPED: "stopped"}.get(result.outcome,
                                                                             result.outcome)
         return f"{name}: {label}: {printable(reason)}"
-    if result.value is not None and hasattr(result.value, "completed"):
-        return f"{name}: {report.summary(result.value)}"
+    value = result.value
+    if result.outcome == PLANNED:
+        return f"{name}: {report.plan_header(value.plan, value.store, dry_run=True)}"
+    if value is not None and hasattr(value, "completed"):
+        return f"{name}: {report.summary(value)}"
     return f"{name}: {_OUTCOME_WORDS.get(result.outcome, result.outcome)}"
 
 
@@ -241,7 +245,7 @@ def summary_lines(result: FleetResult) -> list[str]:
     lines = [f"{total} target{'s' if total != 1 else ''} in {result.seconds:.1f} s"
              + (f" (stopped by {signal.Signals(result.signal).name})" if result.signal else "")
              + ":"]
-    for outcome in (DONE, CURRENT, FAILED, LOCKED, STOPPED, NOT_STARTED):
+    for outcome in (DONE, PLANNED, CURRENT, FAILED, LOCKED, STOPPED, NOT_STARTED):
         count = result.count(outcome)
         if count:
             lines.append(f"  {_OUTCOME_WORDS[outcome]:<24} {count:>6,}")
@@ -278,7 +282,8 @@ def run_json(result: FleetResult) -> str:
         "signal": None if result.signal is None else signal.Signals(result.signal).name,
         "seconds": round(result.seconds, 6),
         "summary": {outcome.replace(" ", "_"): result.count(outcome)
-                    for outcome in (DONE, CURRENT, FAILED, LOCKED, STOPPED, NOT_STARTED)},
+                    for outcome in (DONE, PLANNED, CURRENT, FAILED, LOCKED, STOPPED,
+                                    NOT_STARTED)},
         "targets": [entry(r) for r in result.results],
     }, indent=2)
 
