@@ -32,7 +32,7 @@ version = {version}
 
 def up(context):
     context.execute("CREATE TABLE t{version} (id INTEGER PRIMARY KEY, name TEXT)")
-    context.execute("INSERT INTO t{version} (name) VALUES ('x')")
+    context.execute("INSERT INTO t{version} (id, name) VALUES (1, 'x')")
 
 
 def down(context):

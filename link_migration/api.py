@@ -48,13 +48,13 @@ def _log_warning(message: str) -> None:
 def _failed(state: StoreState, resume: bool, wording: Wording) -> Attempt | None:
     """The failed migration a run must resume, or None when there is none (SPEC 9): one
     that failed stops every run that does not resume it, before anything runs."""
-    from .errors import PlanError
+    from .errors import NothingToResume, PlanError
     from .state import failure
 
     attempts = state.attempts or {}
     if not attempts:
         if resume:
-            raise PlanError("nothing to resume: no migration has failed",
+            raise NothingToResume("nothing to resume: no migration has failed",
                             "Run without it to migrate.")
         return None
     attempt = attempts[min(attempts)]
@@ -118,8 +118,10 @@ class Migrator:
         self._lock_timeout = lock_timeout
         self._guard = guard
         self._wording = wording
-        # A fleet's targets share one discovery (SPEC 11: each file imported once).
+        # A fleet's targets share one discovery (SPEC 11: each file imported once): the
+        # fleet's, asked for when first needed.
         self._shared: tuple[Catalogue, MigrationLoader] | None = None
+        self._discovery: Callable[[], tuple[Catalogue, MigrationLoader]] | None = None
 
     @classmethod
     def from_config(cls, conf: str | os.PathLike[str] | None = None, **options: object) -> Migrator:
@@ -534,6 +536,8 @@ class Migrator:
         return self._shared
 
     def _discover(self) -> tuple[Catalogue, MigrationLoader]:
+        if self._discovery is not None:
+            return self._discovery()
         if self._shared is not None:
             return self._shared
         from .discovery import MigrationLoader, discover, locate_migrations

@@ -30,6 +30,10 @@ class PlanError(LinkMigrationError):
     """The request cannot be turned into a plan (unknown target, too many steps, ...)."""
 
 
+class NothingToResume(PlanError):
+    """A run asked to resume where no migration has failed."""
+
+
 class StoreError(LinkMigrationError):
     """The version store cannot be read, or holds something that is not a version."""
 

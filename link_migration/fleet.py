@@ -82,10 +82,10 @@ def select(config: Config, patterns: Sequence[str], every: bool, shard: tuple[in
     else:
         wanted: set[str] = set()
         for pattern in patterns:
-            matched = fnmatch.filter(names, pattern) if _is_pattern(pattern) else (
-                [pattern] if pattern in names else [])
+            matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)] if _is_pattern(
+                pattern) else ([pattern] if pattern in names else [])
             if not matched:
-                close = fnmatch.filter(names, f"*{pattern}*")[:3]
+                close = [n for n in names if pattern.lower() in n.lower()][:3]
                 raise UsageError(
                     f"{'no target matches' if _is_pattern(pattern) else 'unknown target'} "
                     f"{pattern!r} (conf.py defines {len(names)})",
@@ -149,18 +149,22 @@ class FleetResult(NamedTuple):
 
 class FleetSignals:
     """What a signal does to a fleet: the first starts no new target, and each running one
-    stops after its current migration; the second also cancels the statement each is running.
-    The handlers are installed by whoever owns the main thread (the command line)."""
+    stops after its current migration; the second also cancels the statement each is
+    running (not a record being written); the third abandons the running targets, as a
+    kill would. The handlers are installed by whoever owns the main thread (the command
+    line), and call signal()."""
 
     def __init__(self) -> None:
         self.requested: int | None = None
-        self._mutex = threading.Lock()
-        self._running: dict[int, Callable[[], Any]] = {}  # thread -> cancel of its step
+        # Re-entrant: a handler may run inside a handler, in the main thread.
+        self._mutex = threading.RLock()
+        self._running: dict[int, Callable[[], Any]] = {}  # thread -> cancel of its migration
         self._cancelled: set[int] = set()
         self._count = 0
 
     def signal(self, signum: int) -> str:
-        """React to ``signum``; returns what it did, in words."""
+        """React to ``signum``; returns what it did, in words. The third raises Interrupted:
+        the command gives up on the running targets."""
         import signal as signals
 
         name = signals.Signals(signum).name
@@ -170,19 +174,26 @@ class FleetSignals:
                 self.requested = signum
                 return (f"{name}: starting no new target; each running one stops after its "
                         f"current migration (send {name} again to interrupt them)")
+            if self._count >= 3:
+                raise Interrupted(signum)
             cancels = list(self._running.items())
             self._cancelled.update(thread for thread, _ in cancels)
-        for _, cancel in cancels:
-            threading.Thread(target=_quietly, args=(cancel,), daemon=True).start()
-        return f"{name}: interrupting the running migrations of {len(cancels)} target(s)"
+        for thread, cancel in cancels:
+            threading.Thread(target=self._cancel, args=(thread, cancel), daemon=True).start()
+        return (f"{name}: cancelling the statements of {len(cancels)} running migration(s); "
+                f"send {name} a third time to abandon them, as a kill would")
+
+    def _cancel(self, thread: int, cancel: Callable[[], Any]) -> None:
+        """Cancel a target's statement, if that migration is still running (not being
+        recorded, not ended)."""
+        with self._mutex:
+            if self._running.get(thread) is not cancel:
+                return
+        with contextlib.suppress(Exception):
+            cancel()
 
     def guard(self) -> _TargetGuard:
         return _TargetGuard(self)
-
-
-def _quietly(cancel: Callable[[], Any]) -> None:
-    with contextlib.suppress(Exception):
-        cancel()
 
 
 class _TargetGuard:
@@ -209,11 +220,12 @@ class _TargetGuard:
         try:
             yield
         finally:
-            with self._signals._mutex:
-                self._signals._running.pop(me, None)
+            self.recording()
 
     def recording(self) -> None:
-        """Nothing to do: a fleet's second signal cancels statements, never a record."""
+        """The migration returned: from here its record is written, which no signal cancels."""
+        with self._signals._mutex:
+            self._signals._running.pop(threading.get_ident(), None)
 
 
 def run_fleet(
@@ -286,16 +298,17 @@ def run_fleet(
 
 def _one(target: str, work: Callable[[str, _TargetGuard], tuple[str, Any]],
          signals: FleetSignals) -> TargetResult:
-    from .errors import RunInterrupted
+    from .errors import LeaseLostError, RunInterrupted
 
     started = time.perf_counter()
     try:
         outcome, value = work(target, signals.guard())
-    except LockTimeout as exc:
+    except (LockTimeout, LeaseLostError) as exc:
         return TargetResult(target, LOCKED, time.perf_counter() - started, error=exc)
     except RunInterrupted as exc:
         return TargetResult(target, STOPPED, time.perf_counter() - started, error=exc)
-    except (LinkMigrationError, Interrupted) as exc:
+    except BaseException as exc:  # noqa: BLE001 - whatever ended it (sys.exit() in conf.py's
+        # get_connection, say) is this target's failure, reported, never a silent thread
         return TargetResult(target, FAILED, time.perf_counter() - started, error=exc)
     return TargetResult(target, outcome, time.perf_counter() - started, value)
 
@@ -316,32 +329,50 @@ class Fleet:
         self.targets = selection.targets
         self.defined = selection.defined
         self.jobs = check_jobs(jobs)
+        if canary < 0:
+            raise ConfigError(f"canary is {canary}; it must be 0 (none) or more",
+                              "Give the number of targets to migrate first.")
         self.canary = canary
         self.keep_going = keep_going
         self.signals = signals or FleetSignals()
         self._options = options or {}  # for each target's Migrator: warn, lock_timeout, ...
+        self._discovering = threading.Lock()
 
     def migrator(self, target: str, guard: Any = None, **options: Any) -> Migrator:
-        """One target's Migrator, sharing the fleet's catalogue and loader."""
+        """One target's Migrator, sharing the fleet's catalogue and loader, discovered the
+        first time one of them needs it (a command such as unlock never does)."""
         from .api import Migrator
 
         migrator = Migrator(TargetConfig(self.base.config, target), guard=guard,
                             **{**self._options, **options})
-        migrator._shared = self.base._discovered()
+        migrator._discovery = self.discovered
         return migrator
+
+    def discovered(self) -> Any:
+        """The migrations, found once for every target, whichever thread asks first."""
+        with self._discovering:
+            return self.base._discovered()
 
     def run(self, request: Any, *, dry_run: bool = False, fake: bool = False,
             out_of_order: bool = False, resume: bool = False,
             progress: Callable[[str], Any] | None = None, **hooks: Any) -> FleetResult:
         """Migration ``request`` on every target. ``progress(target)`` gives each target's
         Progress (the command line's -v); ``hooks`` are run_fleet's on_start, on_end, tick."""
-        self.base._discovered()  # once, before any thread: a broken file stops all at once
+        from .errors import NothingToResume
+
+        self.discovered()  # once, before any thread: a broken file stops all at once
 
         def work(target: str, guard: Any) -> tuple[str, Any]:
             migrator = self.migrator(target, guard,
                                      **({"progress": progress(target)} if progress else {}))
-            result = migrator.run(request, dry_run=dry_run, fake=fake,
-                                  out_of_order=out_of_order, resume=resume)
+            try:
+                result = migrator.run(request, dry_run=dry_run, fake=fake,
+                                      out_of_order=out_of_order, resume=resume)
+            except NothingToResume:
+                # --resume over a fleet resumes the targets where a migration failed; the
+                # others (nothing run, nothing changed by that refusal) simply migrate.
+                result = migrator.run(request, dry_run=dry_run, fake=fake,
+                                      out_of_order=out_of_order)
             if result.completed:
                 return DONE, result
             return (PLANNED if result.dry_run and result.plan.steps else CURRENT), result
@@ -357,7 +388,22 @@ class Fleet:
         from .lock import lock_for
         from .stores import open_store
 
-        config = TargetConfig(self.base.config, self.targets[0])
+        base = self.base.config
+        for name in ("DATABASE", "VERSION_FILE", "DATABASE_URL"):
+            value = None if base.has("get_current_version") else base.get(name)
+            if isinstance(value, str) and "{target}" not in value:
+                raise ConfigError(
+                    f"{name} in {base.path} is {value!r}, with no {{target}}: every target "
+                    "would be that same database",
+                    f"Write {{target}} where each target's name goes, as in "
+                    f"{name} = 'tenants/{{target}}.db'.",
+                )
+        config = TargetConfig(base, self.targets[0])
+        for name, arguments, takes, definition in (
+                ("get_connection", 0, "no argument", "def get_connection():"),
+                ("acquire_lock", 0, "no argument", "def acquire_lock():"),
+                ("release_lock", 0, "no argument", "def release_lock():")):
+            config.function(name, arguments, takes, definition)
         store = open_store(config)  # connects to nothing yet
         try:
             lock_for(config, store)
@@ -374,30 +420,36 @@ class Fleet:
 
         return self.run(Request("to", target=version), **options)
 
+    # Reading goes on past a target that cannot be read: each is reported, none is changed.
+
     def status(self, **hooks: Any) -> FleetResult:
         """Each target's Status."""
-        self.base._discovered()
-        return self._run(lambda target, guard: (READ, self.migrator(target).status()), **hooks)
+        self.discovered()
+        return self._run(lambda target, guard: (READ, self.migrator(target).status()),
+                         reading=True, **hooks)
 
     def current(self, **hooks: Any) -> FleetResult:
         """Each target's current version."""
-        return self._run(lambda target, guard: (READ, self.migrator(target).current()), **hooks)
+        return self._run(lambda target, guard: (READ, self.migrator(target).current()),
+                         reading=True, **hooks)
 
     def check(self, **hooks: Any) -> FleetResult:
         """Each target's (Status, problems): empty problems when all is well there."""
-        self.base._discovered()
+        self.discovered()
 
         def work(target: str, guard: Any) -> tuple[str, Any]:
             migrator = self.migrator(target)
             status = migrator.status()
             return READ, (status, migrator.check(status))
 
-        return self._run(work, **hooks)
+        return self._run(work, reading=True, **hooks)
 
-    def _run(self, work: Callable[[str, Any], tuple[str, Any]], **hooks: Any) -> FleetResult:
+    def _run(self, work: Callable[[str, Any], tuple[str, Any]], *, reading: bool = False,
+             **hooks: Any) -> FleetResult:
         self._check_conf()
-        return run_fleet(self.targets, work, jobs=self.jobs, canary=self.canary,
-                         keep_going=self.keep_going, signals=self.signals,
+        return run_fleet(self.targets, work, jobs=self.jobs,
+                         canary=0 if reading else self.canary,
+                         keep_going=reading or self.keep_going, signals=self.signals,
                          defined=self.defined, **hooks)
 
 

@@ -140,6 +140,8 @@ def run_plan(
     total = len(prepared)
     try:
         for index, item in enumerate(prepared, start=1):
+            if guard.requested is not None:  # a fleet's signal that came before the step
+                raise _stopped(guard.requested, version, completed, total)
             step = item.step
             progress.step_started(index, total, step)
             step_started = clock()
@@ -346,9 +348,9 @@ def _prepare(step: Step, loader: MigrationLoader, flavour: Callable[[Migration],
     migration = step.migration
     module = loader.load(migration.filename)
     function = getattr(module, step.direction, None)
-    prepare = getattr(function, "prepare", None)
-    if prepare is not None and hasattr(function, "statements"):
-        prepare(flavour(migration))
+    for_flavour = getattr(function, "for_flavour", None)
+    if for_flavour is not None and hasattr(function, "statements"):
+        function = for_flavour(flavour(migration))  # split and checked, once per flavour
         return _Prepared(step, function, True, function.transactional)
     if function is None:
         raise DiscoveryError(

@@ -67,8 +67,8 @@ def _statements(step: Step, loader: MigrationLoader, flavour: str) -> tuple[list
             "Run the plan with link-migration, stop --sql's plan before it (--to), or record "
             "it without running it (--fake).",
         )
-    function.prepare(flavour)  # type: ignore[union-attr]
-    return [text for _, _, text in function.statements], function.transactional  # type: ignore[union-attr]
+    script = function.for_flavour(flavour)  # type: ignore[union-attr]
+    return [text for _, _, text in script.statements], script.transactional
 
 
 def _block(statements: Sequence[str], flavour: str) -> list[str]:

@@ -331,3 +331,105 @@ def test_a_dry_run_over_targets_says_what_each_would_do(project):
     assert "tenant_01: Already at version 3: nothing to do." in result.out
     assert "tenant_02: Dry run" in result.out and "would migrate (dry run)" in result.out
     assert [_version(project, n) for n in names] == [3, 0, 0]
+
+
+def test_on_a_terminal_a_live_progress_line_counts_the_targets(project):
+    import pty
+
+    _fleet(project, 6, extra="import time; time.sleep(0.15)")
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "link_migration", "-c", str(project.conf), "--all-targets",
+         "--jobs", "2"], stdout=follower, stderr=follower, cwd=project.root)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal closed: the process has ended
+            break
+        if not chunk:
+            break
+        output += chunk
+    process.wait(timeout=60)
+    os.close(leader)
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert "\r\x1b[Kmigrating: " in text and "targets done, 0 failed" in text
+    assert "running" in text and "s left" in text
+    assert text.count("Now at version 3") == 6
+
+
+def test_a_target_whose_connection_exits_is_a_failure_not_a_silent_thread(project):
+    (project.root / "db").mkdir()
+    project.write_conf(f"""\
+        import sqlite3, sys
+
+        TARGETS = ["a", "b", "c"]
+
+        def get_connection(target):
+            if target == "b":
+                sys.exit("no database for b")
+            return sqlite3.connect({str(project.root / 'db')!r} + "/" + target + ".db")
+        """)
+    project.add_migration(1)
+    result = project.run("--all-targets", "--jobs", "1", "--keep-going")
+    assert result.status == 1, result
+    assert "b: FAILED: no database for b" in result.out
+    assert "not started" not in result.out
+
+
+def test_conf_functions_that_cannot_take_the_target_stop_everything_first(project):
+    project.write_conf("""\
+        import sqlite3
+
+        TARGETS = ["a", "b"]
+
+        def get_connection():
+            return sqlite3.connect("x.db")
+        """)
+    project.add_migration(1)
+    assert_error(project.run("--all-targets"), "get_connection", "def get_connection(target):")
+    assert project.log() == [] and not (project.root / "x.db").exists()
+
+
+def test_a_store_without_target_in_its_name_is_refused(project):
+    project.write_conf("TARGETS = ['a', 'b']\nDATABASE = 'app.db'\n")
+    project.add_migration(1)
+    assert_error(project.run("--all-targets"), "DATABASE", "no {target}",
+                 "every target would be that same database")
+    assert not (project.root / "app.db").exists()
+
+
+def test_reading_goes_on_past_a_target_that_cannot_be_read(project):
+    names = _fleet(project, 4)
+    ok(project.run("--all-targets"))
+    (project.root / "db" / "tenant_02.db").write_bytes(b"not a database at all, not at all")
+    result = project.run("current", "--all-targets")
+    assert result.status == 1
+    assert "tenant_02  -        error: DATABASE" in result.out
+    assert [line.split()[1] for line in result.out.splitlines()[1:]] == ["3", "-", "3", "3"]
+    assert names
+
+
+def test_resume_over_targets_resumes_where_a_migration_failed(project):
+    names = _fleet(project, 3)
+    (project.migrations / "002_t2.py").write_text(textwrap.dedent("""\
+        import os
+        version = 2
+        transactional = False
+
+        def up(context):
+            if context.target == "tenant_02" and not os.path.exists("fixed"):
+                raise RuntimeError("half done")
+            context.execute("CREATE TABLE t2 (x)")
+
+        def down(context):
+            context.execute("DROP TABLE t2")
+        """))
+    assert project.run("--all-targets", "--keep-going").status == 1
+    assert [_version(project, n) for n in names] == [3, 1, 3]
+    assert project.run("--all-targets").status == 1  # refused there: 2 failed
+    (project.root / "fixed").touch()
+    ok(project.run("--all-targets", "--resume"))
+    assert [_version(project, n) for n in names] == [3, 3, 3]

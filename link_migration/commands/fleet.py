@@ -38,10 +38,12 @@ class _Screen:
         self.live = bool(isatty and isatty()) and not out.quiet and not out.answer_is_data
         self.status = ""
 
-    def line(self, text: str, *, detail: bool = False) -> None:
+    def line(self, text: str, *, detail: bool = False, error: bool = False) -> None:
         with self.lock:
             self._clear()
-            if detail:
+            if error:  # shown even under -q, on stderr
+                self.out.error(text)
+            elif detail:
                 self.out.detail(text)
             else:
                 self.out.progress(text)
@@ -88,6 +90,11 @@ class _TargetOutput(io.TextIOBase):
         for line in lines:
             self.screen.line(f"{target}: {line}" if target else line)
         return len(text)
+
+    def end_target(self) -> None:
+        """A line the target's migrations left open is ended with the target."""
+        if getattr(self.local, "pending", ""):
+            self.write("\n")
 
 
 class _TargetProgress:
@@ -182,9 +189,10 @@ def run(fleet: Fleet, out: Output, request: Request, *, dry_run: bool, fake: boo
         on_start(target)
 
     def on_end(result: TargetResult) -> None:
+        stream.end_target()
         finished(result)
         if not as_json:
-            screen.line(target_line(result))
+            screen.line(target_line(result), error=result.outcome in (FAILED, LOCKED))
 
     progress = (lambda target: _TargetProgress(screen, target, stream)) if out.verbose else (
         lambda target: _Quiet(stream))
@@ -309,7 +317,7 @@ def read(fleet: Fleet, out: Output, command: str, *, as_json: bool) -> int:
         import json
 
         out.result(json.dumps({
-            "ok": not any(row["problems"] for row in rows),
+            "ok": not any(row["problems"] for row in rows) and not result.signal,
             "targets": rows,
         }, indent=2, default=str))
     else:
@@ -350,7 +358,7 @@ def read_summary(rows: list[dict[str, Any]], result: FleetResult) -> str:
 
 
 _COLUMNS = {
-    "current": (("target", "target"), ("version", "current_version")),
+    "current": (("target", "target"), ("version", "current_version"), ("problems", "summary")),
     "status": (("target", "target"), ("version", "current_version"), ("pending", "pending"),
                ("problems", "summary")),
     "check": (("target", "target"), ("version", "current_version"), ("pending", "pending"),

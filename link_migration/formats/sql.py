@@ -137,21 +137,26 @@ class SqlScript:
         self.transactional = section.transactional if section is not None else True
         self.statements: list[tuple[int, int, str]] = []  # (number, line, text)
         self.controls_transactions = False
-        # Split once per flavour: a fleet's targets share this script, perhaps on databases
-        # of more than one kind, and run it from several threads.
-        self._split: dict[str, list[tuple[int, int, str]]] = {}
+        self._flavours: dict[str, SqlScript] = {}
+
+    def for_flavour(self, flavour: str) -> SqlScript:
+        """This script split for ``flavour``, prepared once and then only read: a fleet's
+        targets share the migration, perhaps on databases of more than one kind, and run it
+        from several threads."""
+        script = self._flavours.get(flavour)
+        if script is None:
+            script = SqlScript(self._section, self._missing)
+            script.prepare(flavour)
+            self._flavours[flavour] = script
+        return script
 
     def prepare(self, flavour: str) -> None:
         section = self._section
         if section is None:
             raise DiscoveryError(self._missing, "Add it, or roll back less.")
-        statements = self._split.get(flavour)
-        if statements is None:
-            statements = _statements(section, flavour)
-            if self.transactional:
-                _refuse_transaction_control(section, statements)
-            self._split[flavour] = statements
-        self.statements = statements
+        self.statements = _statements(section, flavour)
+        if self.transactional:
+            _refuse_transaction_control(section, self.statements)
         # One outside a transaction may group statements in its own: then the store must not
         # open transactions around them.
         self.controls_transactions = any(
@@ -167,11 +172,9 @@ class SqlScript:
         from ..dialects import dialect_for
 
         path = self._section.path if self._section is not None else ""
-        dialect = dialect_for(context.connection)
-        cursor = dialect.cursor()
-        statements = self._split.get(dialect.flavour, self.statements)
-        prefix = self._prefix(start, statements) if run is not None else None
-        for number, line, text in statements[start:]:
+        cursor = dialect_for(context.connection).cursor()
+        prefix = self._prefix(start) if run is not None else None
+        for number, line, text in self.statements[start:]:
             try:
                 if run is None:
                     cursor.execute(text)
@@ -190,13 +193,13 @@ class SqlScript:
         find them as they ran."""
         return self._prefix(count).hexdigest()
 
-    def _prefix(self, count: int, statements: list[tuple[int, int, str]] | None = None) -> Any:
+    def _prefix(self, count: int) -> Any:
         """A running SHA-256 over the first ``count`` statements, to go on from: one pass,
         however many statements the migration has."""
         from ..discovery import _sha256
 
         hasher = _sha256()
-        for number, _, text in (self.statements if statements is None else statements)[:count]:
+        for number, _, text in self.statements[:count]:
             _add_statement(hasher, text, number)
         return hasher
 
