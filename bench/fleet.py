@@ -11,7 +11,8 @@ programs: it starts its own throwaway server, as the tests do). Measured in the 
   feature is); and the peak memory of the fleet run at N and at N / 10 targets, whose
   difference over the targets between them is the memory each target adds.
 - PostgreSQL: `--all-targets --jobs 8` against `--jobs 1` on the same databases, each rolled
-  back (untimed) in between: the work is latency-bound, so it should scale with the jobs.
+  back (untimed) in between, through latency_proxy.py (2 ms each way by default), as a
+  database across a network is: the work is then latency-bound, and scales with the jobs.
 """
 from __future__ import annotations
 
@@ -93,11 +94,14 @@ def _subset(root: Path, names: list[str], into: Path) -> Path:
     return into
 
 
-def postgresql_part(work: Path, databases: int, migrations: int, repeat: int) -> list[str]:
+def postgresql_part(work: Path, databases: int, migrations: int, repeat: int,
+                    delay: float) -> list[str]:
     sys.path.insert(0, str(REPO / "tests"))
     import servers  # the suite's throwaway servers
+    from latency_proxy import LatencyProxy
 
     server = servers.start("postgresql")
+    proxy = LatencyProxy(server.host, server.port, delay).start()
     created = []
     try:
         created = [servers.create_database(server, "psycopg") for _ in range(databases)]
@@ -105,6 +109,7 @@ def postgresql_part(work: Path, databases: int, migrations: int, repeat: int) ->
         connect = created[0].connect_code.replace("def get_connection():",
                                                   "def get_connection(target):")
         connect = connect.replace(repr(created[0].name), "target")
+        connect = connect.replace(f"port={server.port!r}", f"port={proxy.port!r}")
         write_fleet(root, 0, migrations, connect)
         conf = root / "conf.py"
         conf.write_text(conf.read_text().replace("TARGETS = []",
@@ -116,10 +121,12 @@ def postgresql_part(work: Path, databases: int, migrations: int, repeat: int) ->
                 timed(tool + ["--jobs", str(jobs)], root, measure)
                 subprocess.run(tool + ["--to", "0", "--jobs", "8"], cwd=root, check=True)
         one, eight = measures[1].median, measures[8].median
-        return [f"| PostgreSQL, {databases} databases x {migrations} migrations | "
+        return [f"| PostgreSQL through a {delay * 1000:g} ms proxy, {databases} databases x "
+                f"{migrations} migrations | "
                 f"`--jobs 8` | {_seconds(eight)} | `--jobs 1` | {_seconds(one)} | "
                 f"{one / eight:.1f}x faster |"]
     finally:
+        proxy.stop()
         for database in created:
             servers.drop_database(database, server)
         server.stop()
@@ -135,6 +142,8 @@ def main() -> int:
     parser.add_argument("--migrations", type=int, default=20, help="per target (20)")
     parser.add_argument("--postgresql", type=int, default=0, metavar="N",
                         help="also N PostgreSQL databases (needs the server and psycopg)")
+    parser.add_argument("--delay", type=float, default=2.0,
+                        help="milliseconds the proxy adds each way to PostgreSQL (2)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measure (3)")
     args = parser.parse_args()
     import compileall
@@ -146,7 +155,8 @@ def main() -> int:
     try:
         rows = sqlite_part(work, args.targets, args.migrations, args.repeat)
         if args.postgresql:
-            rows += postgresql_part(work, args.postgresql, args.migrations, args.repeat)
+            rows += postgresql_part(work, args.postgresql, args.migrations, args.repeat,
+                                    args.delay / 1000)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python "
