@@ -10,6 +10,7 @@ import threading
 import time
 
 from ..fleet import CURRENT, DONE, FAILED, LOCKED, NOT_STARTED, PLANNED, STOPPED
+from ..runner import SilentProgress
 from ..terminal import printable
 
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
@@ -209,20 +210,11 @@ def run(fleet: Fleet, out: Output, request: Request, *, dry_run: bool, fake: boo
     return result.exit_status
 
 
-class _Quiet:
+class _Quiet(SilentProgress):
     """A target's progress without -v: only what its migrations print, headed by it."""
 
     def __init__(self, stream: _TargetOutput) -> None:
         self.stream = stream
-
-    def run_started(self, plan: Plan, store: str) -> None:
-        pass
-
-    def step_started(self, index: int, total: int, step: Step) -> None:
-        pass
-
-    def step_finished(self, index: int, total: int, step: Step, seconds: float) -> None:
-        pass
 
     def migration_output(self) -> Any:
         return self.stream
