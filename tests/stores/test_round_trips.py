@@ -1,0 +1,95 @@
+"""Round trips to a database server, counted (issue 17), not timed: through the benchmark's
+proxy (bench/latency_proxy.py, with no delay), which counts each time a client speaks after
+the server has answered. On a network each one costs a millisecond or more, so these counts
+are the tool's speed there; a change that adds one per migration fails here.
+
+The bounds are today's counts on PostgreSQL with psycopg: the per-command ones must not grow
+with the number of migrations at all; the per-migration ones are to be brought down."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from checks import ok
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from latency_proxy import LatencyProxy  # noqa: E402
+
+# Today's round trips per migration: BEGIN, txid_current(), the statement, txid_current(),
+# the history row, the log row, COMMIT (up; a down deletes its history row instead), and
+# measured here about 0.7 more on average, the driver's own (psycopg prepares a statement it
+# has run five times, in a round trip of its own). To be brought down to the statements + 2.
+UP_PER_MIGRATION = 8
+DOWN_PER_MIGRATION = 8
+# What varies from run to run: a reply that reaches the proxy in two pieces with the client
+# speaking in between counts twice, and the driver prepares a statement it has run five times
+# in a round trip of its own. One more round trip per migration would add thirty.
+SPLIT_REPLIES = 15
+
+
+@pytest.fixture
+def counted(project, request):
+    """A project on a fresh PostgreSQL database reached through a counting proxy."""
+    import servers
+
+    server = request.getfixturevalue("postgresql_server")
+    reason = servers.missing_driver("psycopg")
+    if reason:
+        pytest.skip(reason) if not servers.servers_required() else pytest.fail(reason)
+    database = servers.create_database(server, "psycopg")
+    proxy = LatencyProxy(server.host, server.port, 0.0).start()
+    try:
+        connect = database.connect_code.replace(f"port={server.port!r}", f"port={proxy.port!r}")
+        project.write_conf(connect)
+        yield project, proxy
+    finally:
+        proxy.stop()
+        servers.drop_database(database, server)
+
+
+def _migrations(project, count: int) -> None:
+    for version in range(1, count + 1):
+        (project.migrations / f"{version:03d}_t{version}.sql").write_text(
+            f"-- migrate:up\nCREATE TABLE t{version} (x INTEGER);\n"
+            f"-- migrate:down\nDROP TABLE t{version};\n")
+
+
+def _trips(project, proxy, *argv: str) -> int:
+    proxy.reset()
+    ok(project.run(*argv))
+    return proxy.reset()
+
+
+def test_reading_commands_cost_the_same_whatever_the_number_of_migrations(counted):
+    project, proxy = counted
+    _migrations(project, 3)
+    ok(project.run("-q"))
+    few = {command: _trips(project, proxy, *argv) for command, argv in (
+        ("status", ["status"]), ("current", ["current"]), ("check", ["check"]),
+        ("nothing to do", ["-q"]))}
+    _migrations(project, 30)
+    ok(project.run("-q"))
+    many = {command: _trips(project, proxy, *argv) for command, argv in (
+        ("status", ["status"]), ("current", ["current"]), ("check", ["check"]),
+        ("nothing to do", ["-q"]))}
+    # Equal, give or take one: a reply that reaches the proxy in two pieces, with the
+    # client speaking in between, counts twice. A query per migration would add 27.
+    assert all(abs(many[command] - few[command]) <= 1 for command in few), (few, many)
+    # Today's counts, and one for a split reply.
+    assert few["current"] <= 13 and few["status"] <= 16 and few["check"] <= 16
+    assert few["nothing to do"] <= 31
+
+
+def test_round_trips_per_migration_up_and_down(counted):
+    project, proxy = counted
+    _migrations(project, 35)
+    ok(project.run("-q", "--to", "1"))  # the tables exist: what follows is steady work
+    few = _trips(project, proxy, "-q", "--to", "5")
+    ok(project.run("-q", "--to", "1"))
+    many = _trips(project, proxy, "-q", "--to", "35")
+    assert many - few <= 30 * UP_PER_MIGRATION + SPLIT_REPLIES, (few, many)
+    few_down = _trips(project, proxy, "-q", "--to", "31")
+    ok(project.run("-q", "--to", "35"))
+    many_down = _trips(project, proxy, "-q", "--to", "1")
+    assert many_down - few_down <= 30 * DOWN_PER_MIGRATION + SPLIT_REPLIES, (few_down, many_down)
