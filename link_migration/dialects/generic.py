@@ -93,6 +93,9 @@ class Dialect:
         )
 
     reads_schema = False  # whether read_schema() knows this database's catalog
+    # Whether one statement may insert into two tables (a data-modifying WITH), so that a
+    # step's history row and log entry cost one round trip.
+    writes_two_tables_at_once = False
 
     def identity(self, query: Query) -> tuple[object, ...] | None:
         """What tells this database from any other, whatever address reached it (verify

@@ -17,6 +17,7 @@ _IDLE = 0  # libpq's PQTRANS_IDLE, as psycopg and psycopg2 report it
 class PostgreSQLDialect(Dialect):
     name = "PostgreSQL"
     flavour = "postgresql"
+    writes_two_tables_at_once = True
     schema_required = True
     _backend_pid: int | None = None
 

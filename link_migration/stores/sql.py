@@ -165,6 +165,7 @@ class SqlStore:
         self._next_seq: int | None = None
         self._identity = ""
         self._record_sql: tuple[str, str, str] | None = None
+        self._record_both: tuple[str, str] | None = None
         self._cache_size: int | None = None
         self._transaction_token: object = None  # what begin() said of the step's transaction
         self._step_open = False  # whether that transaction is still the store's to end
@@ -1105,19 +1106,48 @@ class SqlStore:
         by = self._identity = self._identity or who_am_i()
         forget, remember, log = self._record_sql or self._prepare_record_sql()
         if step.direction == "down":
-            self._run(forget, (migration.version,))
+            history: tuple[Any, ...] = (migration.version,)
         else:
-            self._run(remember, (migration.version, migration.name, migration.checksum or None,
-                                     now, duration, by, 1 if fake else 0))
-        self._log_entry(log, migration.version, ("fake " if fake else "") + step.direction,
-                        migration.name, now, None if fake else duration, by)
+            history = (migration.version, migration.name, migration.checksum or None, now,
+                       duration, by, 1 if fake else 0)
+        entry = (migration.version, ("fake " if fake else "") + step.direction, migration.name,
+                 now, None if fake else duration, by)
+        assert self._dialect is not None
+        if self._dialect.writes_two_tables_at_once:
+            # One round trip for both rows (issue 17): the history row and the log entry in
+            # one statement, as a network database counts them.
+            both = self._record_both or self._prepare_record_both()
+            self._run(both[0 if step.direction == "down" else 1],
+                      history + (self._log_seq(),) + entry)
+            return
+        self._run(forget if step.direction == "down" else remember, history)
+        self._log_entry(log, *entry)
+
+    def _log_seq(self) -> int:
+        """The log's next number: read once, since we hold the lock for the whole run."""
+        if self._next_seq is None:
+            (last,) = self._execute(f"SELECT MAX(seq) FROM {self._log}", ()).fetchone()
+            self._next_seq = self._version_of(last or 0, self.log_table) + 1
+        return self._next_seq
+
+    def _prepare_record_both(self) -> tuple[str, str]:
+        """The history row and the log entry in one statement each way (PostgreSQL: a data
+        modifying WITH), in the driver's paramstyle."""
+        style = self._paramstyle or "qmark"
+        log = (f"INSERT INTO {self._log} ({', '.join(LOG_COLUMNS)}) "
+               f"VALUES ({', '.join(['{}'] * len(LOG_COLUMNS))})")
+        forget = f"WITH gone AS (DELETE FROM {self._history} WHERE version = {{}}) {log}"
+        remember = (f"WITH added AS (INSERT INTO {self._history} ({', '.join(HISTORY_COLUMNS)}) "
+                    f"VALUES ({', '.join(['{}'] * len(HISTORY_COLUMNS))})) {log}")
+        self._record_both = (
+            bind(style, forget, (0,) * (1 + len(LOG_COLUMNS)))[0],
+            bind(style, remember, (0,) * (len(HISTORY_COLUMNS) + len(LOG_COLUMNS)))[0],
+        )
+        return self._record_both
 
     def _log_entry(self, sql: str, version: int, operation: str, file_name: str, now: str,
                    duration: float | None, by: str) -> None:
-        if self._next_seq is None:  # read once: we hold the lock for the whole run
-            (last,) = self._execute(f"SELECT MAX(seq) FROM {self._log}", ()).fetchone()
-            self._next_seq = self._version_of(last or 0, self.log_table) + 1
-        self._run(sql, (self._next_seq, version, operation, file_name, now, duration, by))
+        self._run(sql, (self._log_seq(), version, operation, file_name, now, duration, by))
 
     def _prepare_record_sql(self) -> tuple[str, str, str]:
         """The statements every step runs, in the driver's paramstyle: built once per store,
