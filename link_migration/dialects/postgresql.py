@@ -83,6 +83,15 @@ class PostgreSQLDialect(Dialect):
         ((xid,),) = query("SELECT txid_current()", ())
         return xid != token
 
+    # The record's own check that the step's transaction is still the one begin() opened:
+    # a migration that committed and went on in a new one gets a new transaction id.
+    same_transaction = "txid_current() = CAST({} AS BIGINT)"
+
+    def transaction_ended_by_driver(self) -> bool | None:
+        """What the driver knows without asking the server: True when no transaction is
+        open; False or None leave the question to the record's statement."""
+        return self._idle()
+
     def _idle(self) -> bool | None:
         """The driver's own word that no transaction is open, where it gives one."""
         connection = self.connection

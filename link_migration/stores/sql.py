@@ -166,6 +166,7 @@ class SqlStore:
         self._identity = ""
         self._record_sql: tuple[str, str, str] | None = None
         self._record_both: tuple[str, str] | None = None
+        self._record_guarded: tuple[str, str] | None = None
         self._cache_size: int | None = None
         self._transaction_token: object = None  # what begin() said of the step's transaction
         self._step_open = False  # whether that transaction is still the store's to end
@@ -551,19 +552,18 @@ class SqlStore:
                 if guarded:
                     self._attempt_failed(exc)
                 raise
-            ended = transactional and self._transaction_ended() is True
+            # Where the record can check the transaction itself (one round trip less), only
+            # the driver's own word is taken here; the record's statement asks the database.
+            token = self._transaction_token if transactional and \
+                dialect.writes_two_tables_at_once else None
+            if token is not None:
+                ended = dialect.transaction_ended_by_driver() is True
+            else:
+                ended = transactional and self._transaction_ended() is True
             self._step_open = False
             if ended:
                 self._rollback_quietly()
-                raise TransactionEndedError(
-                    f"the migration ended the store's transaction on {self._description} "
-                    "itself (a commit() or rollback() on the connection, "
-                    "sqlite3's executescript(), or a COMMIT or ROLLBACK statement). What it did "
-                    "before that may be committed or rolled back, and what it did after ran "
-                    "outside the store's transaction",
-                    "Leave transactions to the store, or write transactional = False in the "
-                    "migration if it must commit by itself.",
-                )
+                raise self._transaction_ended_error()
             if not transactional:
                 # What the migration did is committed on its own; the record follows, in a
                 # transaction of its own.
@@ -572,8 +572,10 @@ class SqlStore:
                 self._begin()
             # Done: an attempt (this one, or the failed one it resumes, even run another way
             # now) goes with the record, in its transaction.
-            self._record_step(step, time.perf_counter() - started, fake, transactional,
-                              attempt=guarded or resume)
+            if not self._record_step(step, time.perf_counter() - started, fake, transactional,
+                                     attempt=guarded or resume, token=token):
+                self._rollback_quietly()
+                raise self._transaction_ended_error()
             self._fence(transactional or fake)
             self._commit(fake, transactional)
             self._attempt_open = None
@@ -586,6 +588,17 @@ class SqlStore:
             raise
         else:
             self._set_autocommit(original, original)
+
+    def _transaction_ended_error(self) -> TransactionEndedError:
+        return TransactionEndedError(
+            f"the migration ended the store's transaction on {self._description} "
+            "itself (a commit() or rollback() on the connection, "
+            "sqlite3's executescript(), or a COMMIT or ROLLBACK statement). What it did "
+            "before that may be committed or rolled back, and what it did after ran "
+            "outside the store's transaction",
+            "Leave transactions to the store, or write transactional = False in the "
+            "migration if it must commit by itself.",
+        )
 
     def cancel(self) -> bool:
         """Cancel the statement running on the store's connection (SPEC 7: a second signal).
@@ -675,9 +688,12 @@ class SqlStore:
         return said
 
     def _record_step(self, step: Step, duration: float, fake: bool, transactional: bool,
-                     *, attempt: bool = False) -> None:
+                     *, attempt: bool = False, token: object = None) -> bool:
+        """Record the step; False when ``token`` (the transaction the step began) shows that
+        the migration ended that transaction, and nothing was recorded."""
         try:
-            self._record(step, duration, fake)
+            if not self._record(step, duration, fake, token):
+                return False
             if attempt:
                 self._execute(f"DELETE FROM {self._attempt} WHERE version = {{}}",
                               (step.migration.version,))
@@ -693,6 +709,7 @@ class SqlStore:
                 if transactional or fake
                 else f"Record version {step.migration.version} by hand, or undo its changes.",
             ) from exc
+        return True
 
     def _undone(self, fake: bool, transactional: bool) -> str:
         """What a rolled-back record leaves of the step's changes."""
@@ -1100,7 +1117,9 @@ class SqlStore:
             raise
         self._set_autocommit(original, original)
 
-    def _record(self, step: Step, duration: float, fake: bool) -> None:
+    def _record(self, step: Step, duration: float, fake: bool, token: object = None) -> bool:
+        """Write the history row and the log entry; with ``token``, only while the step's
+        transaction is still the one it began (False, nothing written, otherwise)."""
         migration = step.migration
         now = self._clock()
         by = self._identity = self._identity or who_am_i()
@@ -1115,13 +1134,20 @@ class SqlStore:
         assert self._dialect is not None
         if self._dialect.writes_two_tables_at_once:
             # One round trip for both rows (issue 17): the history row and the log entry in
-            # one statement, as a network database counts them.
-            both = self._record_both or self._prepare_record_both()
-            self._run(both[0 if step.direction == "down" else 1],
-                      history + (self._log_seq(),) + entry)
-            return
+            # one statement, as a network database counts them; with ``token``, the same
+            # statement checks that the step's transaction is still open.
+            down = step.direction == "down"
+            if token is None:
+                both = self._record_both or self._prepare_record_both()
+                self._run(both[0 if down else 1], history + (self._log_seq(),) + entry)
+                return True
+            guarded = self._record_guarded or self._prepare_record_guarded()
+            cursor = self._run(guarded[0 if down else 1],
+                               history + (token, self._log_seq()) + entry)
+            return self._deleted(cursor) is not False
         self._run(forget if step.direction == "down" else remember, history)
         self._log_entry(log, *entry)
+        return True
 
     def _log_seq(self) -> int:
         """The log's next number: read once, since we hold the lock for the whole run."""
@@ -1129,6 +1155,33 @@ class SqlStore:
             (last,) = self._execute(f"SELECT MAX(seq) FROM {self._log}", ()).fetchone()
             self._next_seq = self._version_of(last or 0, self.log_table) + 1
         return self._next_seq
+
+    def _prepare_record_guarded(self) -> tuple[str, str]:
+        """As _prepare_record_both, each row written only while the transaction is the one
+        the step began: the rows come from a SELECT, so every value is cast to its column's
+        type (a parameter there has no column to take its type from)."""
+        style = self._paramstyle or "qmark"
+        assert self._dialect is not None
+        guard = self._dialect.same_transaction
+        history_types = (self._dialect.version_type, "VARCHAR(255)", "VARCHAR(64)",
+                         "VARCHAR(40)", "REAL", "VARCHAR(255)", "INTEGER")
+        log_types = (self._dialect.version_type, self._dialect.version_type, "VARCHAR(16)",
+                     "VARCHAR(255)", "VARCHAR(40)", "REAL", "VARCHAR(255)")
+
+        def cast(types: Sequence[str]) -> str:
+            return ", ".join(f"CAST({{}} AS {kind})" for kind in types)
+
+        log = (f"INSERT INTO {self._log} ({', '.join(LOG_COLUMNS)}) "
+               f"SELECT {cast(log_types)} FROM done")
+        forget = (f"WITH done AS (DELETE FROM {self._history} WHERE version = {{}} "
+                  f"AND {guard} RETURNING version) {log}")
+        remember = (f"WITH done AS (INSERT INTO {self._history} ({', '.join(HISTORY_COLUMNS)}) "
+                    f"SELECT {cast(history_types)} WHERE {guard} RETURNING version) {log}")
+        self._record_guarded = (
+            bind(style, forget, (0,) * (2 + len(LOG_COLUMNS)))[0],
+            bind(style, remember, (0,) * (len(HISTORY_COLUMNS) + 1 + len(LOG_COLUMNS)))[0],
+        )
+        return self._record_guarded
 
     def _prepare_record_both(self) -> tuple[str, str]:
         """The history row and the log entry in one statement each way (PostgreSQL: a data
