@@ -136,6 +136,28 @@ def _seconds(value: float) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
+def table(targets: int, migrations: int, postgresql: int, repeat: int, delay: float) -> str:
+    """The whole fleet table, as Markdown (``delay`` in seconds)."""
+    import os
+    import platform
+
+    work = Path(tempfile.mkdtemp(prefix="link-migration-fleet-bench-"))
+    try:
+        rows = sqlite_part(work, targets, migrations, repeat)
+        if postgresql:
+            rows += postgresql_part(work, postgresql, migrations, repeat, delay)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return "\n".join([
+        f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}. Medians of {repeat} rounds.",
+        "",
+        "| fleet | measured | time | against | time | ratio |",
+        "|---|---|---:|---|---:|---:|",
+        *rows,
+    ])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", type=int, default=500, help="SQLite targets (500)")
@@ -147,23 +169,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs per measure (3)")
     args = parser.parse_args()
     import compileall
-    import os
-    import platform
 
     compileall.compile_dir(str(REPO / "link_migration"), quiet=1)
-    work = Path(tempfile.mkdtemp(prefix="link-migration-fleet-bench-"))
-    try:
-        rows = sqlite_part(work, args.targets, args.migrations, args.repeat)
-        if args.postgresql:
-            rows += postgresql_part(work, args.postgresql, args.migrations, args.repeat,
-                                    args.delay / 1000)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print(f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}. Medians of {args.repeat} rounds.\n")
-    print("| fleet | measured | time | against | time | ratio |")
-    print("|---|---|---:|---|---:|---:|")
-    print("\n".join(rows))
+    print(table(args.targets, args.migrations, args.postgresql, args.repeat, args.delay / 1000))
     return 0
 
 

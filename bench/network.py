@@ -135,6 +135,25 @@ def _ms(value: float) -> str:
     return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
 
 
+def table(sizes: list[int], repeat: int, delay: float, mariadb: bool) -> str:
+    """The whole network table, as Markdown (``delay`` in seconds)."""
+    import os
+    import platform
+
+    rows = measure("postgresql", sizes, repeat, delay)
+    if mariadb:
+        rows += measure("mariadb", sizes, repeat, 0.0)
+    return "\n".join([
+        f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}. Medians of {repeat} rounds; the ratio is to the "
+        "driver loop (apply, roll back) or to import and connect (the rest).",
+        "",
+        "| command | database | N | median | ratio | round trips |",
+        "|---|---|---:|---:|---:|---:|",
+        *rows,
+    ])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="100,1000", help="numbers of migrations (100,1000)")
@@ -144,20 +163,10 @@ def main() -> int:
     parser.add_argument("--mariadb", action="store_true", help="also MariaDB, without a proxy")
     args = parser.parse_args()
     import compileall
-    import os
-    import platform
 
     compileall.compile_dir(str(REPO / "link_migration"), quiet=1)
-    sizes = [int(n) for n in args.sizes.split(",")]
-    rows = measure("postgresql", sizes, args.repeat, args.delay / 1000)
-    if args.mariadb:
-        rows += measure("mariadb", sizes, args.repeat, 0.0)
-    print(f"Machine: {platform.system()} {platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}. Medians of {args.repeat} rounds; the ratio is to the "
-          "driver loop (apply, roll back) or to import and connect (the rest).\n")
-    print("| command | database | N | median | ratio | round trips |")
-    print("|---|---|---:|---:|---:|---:|")
-    print("\n".join(rows))
+    print(table([int(n) for n in args.sizes.split(",")], args.repeat, args.delay / 1000,
+                args.mariadb))
     return 0
 
 

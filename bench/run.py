@@ -160,6 +160,11 @@ def main() -> int:
                         help="among sqlite, file and sql (.sql migrations on SQLite); "
                              "default: %(default)s")
     parser.add_argument("--markdown", type=Path, help="also write the tables as Markdown here")
+    parser.add_argument(
+        "--servers", action="store_true",
+        help="also the parts on database servers: bench/network.py (PostgreSQL through a 2 ms "
+             "proxy, MariaDB; N = 100, 1000) and bench/fleet.py (500 SQLite targets, 100 "
+             "PostgreSQL databases); needs the servers and the test extra's drivers")
     args = parser.parse_args()
     # Byte-compile link_migration as pip does when it installs a package: the children then
     # load it the way an installed tool loads, even where PYTHONDONTWRITEBYTECODE is set.
@@ -245,6 +250,12 @@ def main() -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     report = render(rows, floors, args.repeat)
+    if args.servers:
+        import fleet
+        import network
+
+        report += "\n\n" + network.table([100, 1000], args.repeat, 0.002, mariadb=True)
+        report += "\n\n" + fleet.table(500, 20, 100, args.repeat, 0.002)
     print(report)
     if args.markdown:
         args.markdown.write_text(report + "\n")
