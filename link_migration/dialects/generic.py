@@ -57,6 +57,10 @@ class Dialect:
         """Database, host and name for messages (SPEC 12), or None when we cannot tell."""
         return None
 
+    def describe_and_schema(self, query: Query) -> tuple[str | None, str | None]:
+        """describe() and schema() together: one round trip where the database allows."""
+        return self.describe(query), self.schema(query)
+
     def schema(self, query: Query) -> str | None:
         """The schema our unqualified tables live in, resolved once, so that a migration
         that changes the search path cannot move them; None to leave names unqualified."""
@@ -93,6 +97,11 @@ class Dialect:
         )
 
     reads_schema = False  # whether read_schema() knows this database's catalog
+    lists_columns = False  # whether columns_of() can list the store's tables at once
+
+    def columns_of(self, query: Query, tables: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The columns of each of ``tables`` (as SQL names them) that exists, in one query."""
+        raise NotImplementedError
     # Whether one statement may insert into two tables (a data-modifying WITH), so that a
     # step's history row and log entry cost one round trip.
     writes_two_tables_at_once = False

@@ -49,11 +49,16 @@ class PostgreSQLDialect(Dialect):
         return True
 
     def describe(self, query: Query) -> str | None:
-        ((database, address, port),) = query(
-            "SELECT current_database(), host(inet_server_addr()), inet_server_port()", ()
+        return self.describe_and_schema(query)[0]
+
+    def describe_and_schema(self, query: Query) -> tuple[str | None, str | None]:
+        ((database, address, port, schema),) = query(
+            "SELECT current_database(), host(inet_server_addr()), inet_server_port(), "
+            "current_schema()", ()
         )
         where = f"{address}:{port}" if address else "a local socket"
-        return f"PostgreSQL {database} on {where}"
+        # The schema is None when the search path names no schema this role can use.
+        return f"PostgreSQL {database} on {where}", schema
 
     def schema(self, query: Query) -> str | None:
         ((schema,),) = query("SELECT current_schema()", ())
@@ -103,6 +108,19 @@ class PostgreSQLDialect(Dialect):
         return (not status) if isinstance(status, bool) else None
 
     reads_schema = True
+    lists_columns = True
+
+    def columns_of(self, query: Query, tables: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        # to_regclass() needs no privilege on the table and raises nothing for one missing.
+        values = ", ".join("({})" for _ in tables)
+        found: dict[str, list[str]] = {}
+        for table, column in query(
+                f"SELECT t.name, a.attname FROM (VALUES {values}) AS t(name) "
+                "JOIN pg_attribute a ON a.attrelid = to_regclass(CAST(t.name AS text)) "
+                "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY t.name, a.attnum",
+                tuple(tables)):
+            found.setdefault(table, []).append(column.lower())
+        return {table: tuple(columns) for table, columns in found.items()}
 
     def identity(self, query: Query) -> tuple[object, ...] | None:
         # The server's start time and port, readable by any role, tell one running server

@@ -112,6 +112,7 @@ _CREATE_ATTEMPT = """CREATE TABLE {table} (
     error VARCHAR(2000)
 )"""
 _ERROR_LENGTH = 2000
+_ASK_THE_TABLE = object()  # a dialect whose catalog lists no columns: the table is read instead
 
 PARAMSTYLES = ("qmark", "numeric", "named", "format", "pyformat")
 
@@ -162,6 +163,8 @@ class SqlStore:
         self._dialect: Dialect | None = None
         self._tables_ready = False
         self._existing: set[str] = set()  # tables found with the right columns, this command
+        # Our tables' columns as the catalog listed them, until the store changes a table.
+        self._catalog: dict[str, tuple[str, ...]] | None = None
         self._next_seq: int | None = None
         self._identity = ""
         self._record_sql: tuple[str, str, str] | None = None
@@ -793,6 +796,9 @@ class SqlStore:
                 if not attempts_left:
                     raise
                 continue
+            # What the catalog said before the lock was ours may be stale now: the runner
+            # we waited for may have created the tables.
+            self._catalog = None
             if self._lock_has_lease:
                 self._keep_lease(holder._replace(renewed=holder.since, term=term_ms / 1000))
             return None
@@ -1257,6 +1263,7 @@ class SqlStore:
                     for statement in dialect.widen(table, columns)] if from_format_1 else []
         if from_format_1 and not widening and not dialect.integer_is_64_bit:
             return  # a database we cannot widen: its tables stay in format 1, as they are
+        self._catalog = None  # from here the tables change, or another runner changed them
         try:
             self._begin()
             if not history:
@@ -1311,6 +1318,7 @@ class SqlStore:
                 self._rollback_quietly()
                 failure = exc
         self._existing.discard(self.lock_table)
+        self._catalog = None
         self._table_exists(self.lock_table, LOCK_COLUMNS, _LOCK_COLUMNS_BEFORE_LEASES)
         if not self._lock_has_lease and self._dialect is not None \
                 and self._dialect.flavour == "generic":
@@ -1328,6 +1336,7 @@ class SqlStore:
         if self._table_exists(table, columns):
             return
         assert self._dialect is not None
+        self._catalog = None  # from here the tables change, or another runner changed them
         try:
             self._begin()
             self._run(create.format(table=self._qualified(table),
@@ -1350,6 +1359,11 @@ class SqlStore:
         assert dialect is not None
         name = self._qualified(table)
         bare = name.rpartition(".")[2]
+        found = self._catalog_columns(table)
+        if found is None:
+            return False
+        if found is not _ASK_THE_TABLE:
+            return self._has_columns(table, found, expected, older)  # type: ignore[arg-type]
         try:
             owner = table.partition(".")[0] if "." in table else self._schema
             known = dialect.table_exists(self._query, owner, name, bare)
@@ -1370,7 +1384,33 @@ class SqlStore:
             if known is None and dialect.table_missing(exc):
                 return False
             raise self._unreadable(exc, table) from None
-        columns = tuple(d[0].lower() for d in cursor.description or ())
+        return self._has_columns(table, tuple(d[0].lower() for d in cursor.description or ()),
+                                 expected, older)
+
+    def _catalog_columns(self, table: str) -> tuple[str, ...] | object | None:
+        """``table``'s columns as the catalog lists them, read for our four tables at once
+        (one round trip, not two per table: issue 17); None when it does not exist;
+        _ASK_THE_TABLE when this dialect cannot tell, or the store has changed its tables
+        since it asked."""
+        assert self._dialect is not None
+        if not self._dialect.lists_columns:
+            return _ASK_THE_TABLE
+        if self._catalog is None:
+            names = [self._qualified(t) for t in (self.history_table, self.log_table,
+                                                  self.lock_table, self.attempt_table)]
+            try:
+                self._catalog = self._dialect.columns_of(self._query, names)
+            except StoreError as exc:
+                self._rollback_quietly()
+                raise StoreError(
+                    f"cannot tell whether table {table} exists in {self._description}: "
+                    f"{_describe(exc.__cause__ or exc)}",
+                    "Check the database and its permissions.",
+                ) from exc
+        return self._catalog.get(self._qualified(table))
+
+    def _has_columns(self, table: str, columns: tuple[str, ...], expected: Sequence[str],
+                     older: Sequence[str]) -> bool:
         if older and set(older) <= set(columns) <= set(expected):
             # The lock table of an earlier format, or one whose upgrade stopped half-way.
             self._lock_columns = columns
@@ -1436,8 +1476,7 @@ class SqlStore:
     def _identify(self, dialect: Dialect) -> None:
         """Name the database in messages, and pin our tables to the schema they are in now."""
         try:
-            description = dialect.describe(self._query)
-            schema = dialect.schema(self._query)
+            description, schema = dialect.describe_and_schema(self._query)
         except StoreError as exc:
             self._rollback_quietly()
             raise StoreError(f"cannot read {self._description}: {_describe(exc.__cause__ or exc)}",
