@@ -130,6 +130,11 @@ class Dialect:
         enough where nothing can tell whether a migration ended it."""
         return None
 
+    def open_transaction(self, query: Query) -> None:
+        """Open a transaction for the store's own writes (the lock, the tables, a repair),
+        which nothing will ask about: begin() by default."""
+        self.begin(query)
+
     def transaction_ended(self, query: Query, token: object) -> bool | None:
         """Whether the transaction that begin() opened (and described by ``token``) is over:
         a migration that ends it cannot be recorded truthfully. None when this database

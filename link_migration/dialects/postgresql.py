@@ -82,6 +82,9 @@ class PostgreSQLDialect(Dialect):
         ((xid,),) = query("SELECT txid_current()", ())
         return xid
 
+    def open_transaction(self, query: Query) -> None:
+        """Nothing to send: the driver opens the transaction at the first statement."""
+
     def transaction_ended(self, query: Query, token: object) -> bool | None:
         if self._idle() is True:
             return True

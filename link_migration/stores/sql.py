@@ -544,7 +544,7 @@ class SqlStore:
             self._set_autocommit(original, not transactional)
             started = time.perf_counter()
             if transactional:
-                self._transaction_token = self._begin()
+                self._transaction_token = self._begin(named=True)
                 self._step_open = True
             try:
                 yield connection
@@ -1520,9 +1520,13 @@ class SqlStore:
             self._dialect.full_cache(self._query, self._cache_size)
             self._cache_size = None
 
-    def _begin(self) -> object:
+    def _begin(self, *, named: bool = False) -> object:
+        """Open a transaction; ``named``: one whose end transaction_ended() may be asked
+        about (a step's), which can cost a round trip where the others need none."""
         assert self._dialect is not None
-        return self._dialect.begin(self._query)
+        if named:
+            return self._dialect.begin(self._query)
+        return self._dialect.open_transaction(self._query)
 
     def _end_read(self, connection: Any) -> None:
         """Close the transaction a read opened (DB-API drivers open one on every statement)."""

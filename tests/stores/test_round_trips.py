@@ -93,3 +93,31 @@ def test_round_trips_per_migration_up_and_down(counted):
     ok(project.run("-q", "--to", "35"))
     many_down = _trips(project, proxy, "-q", "--to", "1")
     assert many_down - few_down <= 30 * DOWN_PER_MIGRATION + DRIVER_OWN, (few_down, many_down)
+
+
+def test_taking_and_releasing_a_free_lock(counted):
+    from link_migration.lock import RowLock
+    from link_migration.state import LockHolder
+    from link_migration.stores.sql import SqlStore
+
+    project, proxy = counted
+    namespace: dict[str, object] = {}
+    exec(project.conf.read_text(), namespace)
+    store = SqlStore(namespace["get_connection"], "counted", owns_connection=True)
+    try:
+        store.read_state()  # connected, the tables looked at: what follows is the lock alone
+        ok(project.run("-q"))  # the lock table exists, as on every run but the first
+        store._catalog = None
+        lock = RowLock(store)
+        me = LockHolder("tester@here:1", "here", 1, "2026-11-28T00:00:00+00:00")
+        proxy.reset()
+        assert lock.try_acquire(me) is None
+        taken = proxy.reset()
+        lock.release(me)
+        released = proxy.reset()
+    finally:
+        store.close()
+    # Take: the catalog (which the run's later checks reuse), who holds it, the end of that
+    # read, the driver's BEGIN, the insert, COMMIT. Release: BEGIN, the delete, COMMIT. To
+    # be brought to 2 each. One more for a reply split in two.
+    assert taken <= 7 and released <= 4, (taken, released)
