@@ -1368,12 +1368,7 @@ class SqlStore:
             owner = table.partition(".")[0] if "." in table else self._schema
             known = dialect.table_exists(self._query, owner, name, bare)
         except StoreError as exc:
-            self._rollback_quietly()
-            raise StoreError(
-                f"cannot tell whether table {table} exists in {self._description}: "
-                f"{_describe(exc.__cause__ or exc)}",
-                "Check the database and its permissions.",
-            ) from exc
+            raise self._cannot_tell(table, exc) from exc
         if known is False:
             return False
         cursor = self._dialect.cursor()
@@ -1389,9 +1384,9 @@ class SqlStore:
 
     def _catalog_columns(self, table: str) -> tuple[str, ...] | object | None:
         """``table``'s columns as the catalog lists them, read for our four tables at once
-        (one round trip, not two per table: issue 17); None when it does not exist;
-        _ASK_THE_TABLE when this dialect cannot tell, or the store has changed its tables
-        since it asked."""
+        (one round trip, not two per table: issue 17), and read again once the store has
+        taken its lock or changed its tables; None when it does not exist; _ASK_THE_TABLE
+        when this dialect's catalog cannot tell."""
         assert self._dialect is not None
         if not self._dialect.lists_columns:
             return _ASK_THE_TABLE
@@ -1401,13 +1396,16 @@ class SqlStore:
             try:
                 self._catalog = self._dialect.columns_of(self._query, names)
             except StoreError as exc:
-                self._rollback_quietly()
-                raise StoreError(
-                    f"cannot tell whether table {table} exists in {self._description}: "
-                    f"{_describe(exc.__cause__ or exc)}",
-                    "Check the database and its permissions.",
-                ) from exc
+                raise self._cannot_tell(table, exc) from exc
         return self._catalog.get(self._qualified(table))
+
+    def _cannot_tell(self, table: str, exc: StoreError) -> StoreError:
+        self._rollback_quietly()
+        return StoreError(
+            f"cannot tell whether table {table} exists in {self._description}: "
+            f"{_describe(exc.__cause__ or exc)}",
+            "Check the database and its permissions.",
+        )
 
     def _has_columns(self, table: str, columns: tuple[str, ...], expected: Sequence[str],
                      older: Sequence[str]) -> bool:
