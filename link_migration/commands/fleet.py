@@ -39,10 +39,13 @@ class _Screen:
         self.live = bool(isatty and isatty()) and not out.quiet and not out.answer_is_data
         self.status = ""
 
-    def line(self, text: str, *, detail: bool = False, error: bool = False) -> None:
+    def line(self, text: str, *, detail: bool = False, error: bool = False,
+             warning: bool = False) -> None:
         with self.lock:
             self._clear()
-            if error:  # shown even under -q, on stderr
+            if warning:
+                self.out.warn(text)
+            elif error:  # shown even under -q, on stderr
                 self.out.error(text)
             elif detail:
                 self.out.detail(text)
@@ -133,11 +136,7 @@ def _signals_to(fleet: Fleet, screen: _Screen) -> Iterator[None]:
         return
 
     def handle(signum: int, frame: object) -> None:
-        said = fleet.signals.signal(signum)
-        with screen.lock:
-            screen._clear()
-            screen.out.warn(said)
-            screen._draw()
+        screen.line(fleet.signals.signal(signum), warning=True)
 
     previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT,
                                                                      signal.SIGTERM)}
@@ -148,7 +147,7 @@ def _signals_to(fleet: Fleet, screen: _Screen) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _counting(screen: _Screen, total: int, verb: str) -> tuple[dict[str, Any], Any, Any, Any]:
+def _counting(screen: _Screen, total: int, verb: str) -> tuple[Any, Any, Any]:
     """on_start, on_end and tick for run_fleet, keeping the progress line's counts."""
     counts = {"done": 0, "failed": 0, "running": 0, "started": time.perf_counter()}
     lock = threading.Lock()
@@ -175,7 +174,7 @@ def _counting(screen: _Screen, total: int, verb: str) -> tuple[dict[str, Any], A
         screen.show(f"{verb}: {done}/{total} targets done, {failed} failed, {running} "
                     f"running, {elapsed:.1f} s{left}")
 
-    return counts, on_start, finished, tick
+    return on_start, finished, tick
 
 
 def run(fleet: Fleet, out: Output, request: Request, *, dry_run: bool, fake: bool,
@@ -183,7 +182,7 @@ def run(fleet: Fleet, out: Output, request: Request, *, dry_run: bool, fake: boo
     """Migrate every target; a line per target as it ends, then the summary."""
     screen = _Screen(out)
     stream = _TargetOutput(screen)
-    _, on_start, finished, tick = _counting(screen, len(fleet.targets), "migrating")
+    on_start, finished, tick = _counting(screen, len(fleet.targets), "migrating")
 
     def started(target: str) -> None:
         stream.local.target = target
@@ -294,7 +293,7 @@ def read(fleet: Fleet, out: Output, command: str, *, as_json: bool) -> int:
     """status, current or check over the targets: a table (target, version, pending,
     problems), then a summary; check exits 1 when any target has a problem."""
     screen = _Screen(out)
-    _, on_start, on_end, tick = _counting(screen, len(fleet.targets), f"reading ({command})")
+    on_start, on_end, tick = _counting(screen, len(fleet.targets), f"reading ({command})")
     hooks = {"on_start": on_start, "on_end": on_end, "tick": tick}
     with _signals_to(fleet, screen):
         if command == "current":
