@@ -142,6 +142,29 @@ class Dialect:
         nothing useful."""
         return None
 
+    def can_run_then_commit(self) -> bool:
+        """Whether run_then_commit() can be used now; where not, the store records and
+        commits one statement at a time."""
+        return False
+
+    def run_then_commit(self, statements: Sequence[str]) -> None:
+        """Run ``statements`` (without parameters) and COMMIT in one round trip, stopping at
+        the first that fails."""
+        raise NotImplementedError
+
+    def transaction_check(self, token: object) -> str:
+        """A statement that fails unless the step's transaction (``token``, as begin()
+        returned it) is still open: for run_then_commit()."""
+        raise NotImplementedError
+
+    def failed_check(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is transaction_check()'s own failure."""
+        return False
+
+    def inline(self, value: object) -> str:
+        """``value`` written into a statement sent without parameters (run_then_commit())."""
+        return self.literal(value)
+
     def rolls_back_by_itself(self, exc: BaseException) -> bool:
         """Whether the database may have rolled the transaction back on its own when a
         statement failed with ``exc`` (so that a closed transaction is no sign that the

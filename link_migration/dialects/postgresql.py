@@ -78,9 +78,87 @@ class PostgreSQLDialect(Dialect):
     def begin(self, query: Query) -> object:
         # The driver opens the transaction at the first statement; this one opens it before
         # the migration starts, and names it, so that transaction_ended() can tell a later
-        # transaction (a migration that committed and went on) from this one.
-        ((xid,),) = query("SELECT txid_current()", ())
+        # transaction (a migration that committed and went on) from this one. Where the
+        # driver lets us, BEGIN and the question go in one round trip (issue 17).
+        xid = self._begin_and_ask()
+        if xid is None:
+            ((xid,),) = query("SELECT txid_current()", ())
         return xid
+
+    def _begin_and_ask(self) -> int | None:
+        """BEGIN and txid_current() in one simple query, on a connection with no transaction
+        open; None, with nothing sent, where the driver would not know what we did."""
+        if self._idle() is not True:
+            return None
+        connection = self.connection
+        if self.driver == "psycopg":
+            start = self._psycopg_begin()
+            if start is None:
+                return None
+            # psycopg reads the transaction's state from libpq, so it sees the one opened
+            # here and sends no BEGIN of its own; pgconn is its documented low-level door.
+            from psycopg import errors, pq
+
+            encoding = connection.info.encoding
+            result = connection.pgconn.exec_(f"{start}; SELECT txid_current()".encode(encoding))
+            if result.status != pq.ExecStatus.TUPLES_OK:
+                raise errors.error_from_result(result, encoding=encoding)
+            return int(result.get_value(0, 0))
+        if self.driver == "pg8000":
+            # pg8000 also follows the server's word on the transaction (ReadyForQuery).
+            ((xid,),) = connection.execute_simple("BEGIN; SELECT txid_current()").rows
+            return int(xid)
+        return None
+
+    def _psycopg_begin(self) -> str | None:
+        """The BEGIN psycopg itself would send, with the connection's isolation level,
+        read-only and deferrable settings; None for a setting we cannot read."""
+        connection = self.connection
+        parts = ["BEGIN"]
+        level = getattr(connection, "isolation_level", None)
+        if level is not None:
+            name = getattr(level, "name", None)
+            if not isinstance(name, str):
+                return None
+            parts.append("ISOLATION LEVEL " + name.replace("_", " "))
+        read_only = getattr(connection, "read_only", None)
+        if read_only is not None:
+            parts.append("READ ONLY" if read_only else "READ WRITE")
+        deferrable = getattr(connection, "deferrable", None)
+        if deferrable is not None:
+            parts.append("DEFERRABLE" if deferrable else "NOT DEFERRABLE")
+        return " ".join(parts)
+
+    # What the check below fails with: sent before the record and COMMIT in one message, a
+    # failing statement stops both.
+    _ENDED = "link-migration: the transaction of the step ended"
+
+    def transaction_check(self, token: object) -> str:
+        return (f"SELECT CAST(CASE WHEN txid_current() = {int(token)} THEN '1' "
+                f"ELSE '{self._ENDED}' END AS INTEGER)")
+
+    def failed_check(self, exc: BaseException) -> bool:
+        return self._ENDED in str(exc)
+
+    def can_run_then_commit(self) -> bool:
+        # psycopg 3 and pg8000 follow the server's word on the transaction, so a COMMIT
+        # inside the text leaves them knowing it is over; psycopg2 keeps its own flag, and
+        # would run the next migration outside a transaction.
+        return self.driver in ("psycopg", "pg8000") and self._idle() is False
+
+    def run_then_commit(self, statements: Sequence[str]) -> None:
+        text = "; ".join([*statements, "COMMIT"])
+        cursor = self.connection.cursor()
+        if self.driver == "psycopg":
+            cursor.execute(text, prepare=False)
+        else:
+            cursor.execute(text)
+
+    def inline(self, value: object) -> str:
+        # E'' reads backslashes the same whatever standard_conforming_strings says.
+        if isinstance(value, str):
+            return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+        return self.literal(value)
 
     def open_transaction(self, query: Query) -> None:
         """Nothing to send: the driver opens the transaction at the first statement."""
@@ -90,15 +168,6 @@ class PostgreSQLDialect(Dialect):
             return True
         ((xid,),) = query("SELECT txid_current()", ())
         return xid != token
-
-    # The record's own check that the step's transaction is still the one begin() opened:
-    # a migration that committed and went on in a new one gets a new transaction id.
-    same_transaction = "txid_current() = CAST({} AS BIGINT)"
-
-    def transaction_ended_by_driver(self) -> bool | None:
-        """What the driver knows without asking the server: True when no transaction is
-        open; False or None leave the question to the record's statement."""
-        return self._idle()
 
     def _idle(self) -> bool | None:
         """The driver's own word that no transaction is open, where it gives one."""

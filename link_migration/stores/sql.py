@@ -169,7 +169,6 @@ class SqlStore:
         self._identity = ""
         self._record_sql: tuple[str, str, str] | None = None
         self._record_both: tuple[str, str] | None = None
-        self._record_guarded: tuple[str, str] | None = None
         self._cache_size: int | None = None
         self._transaction_token: object = None  # what begin() said of the step's transaction
         self._step_open = False  # whether that transaction is still the store's to end
@@ -555,14 +554,12 @@ class SqlStore:
                 if guarded:
                     self._attempt_failed(exc)
                 raise
-            # Where the record can check the transaction itself (one round trip less), only
-            # the driver's own word is taken here; the record's statement asks the database.
-            token = self._transaction_token if transactional and \
-                dialect.writes_two_tables_at_once else None
-            if token is not None:
-                ended = dialect.transaction_ended_by_driver() is True
-            else:
-                ended = transactional and self._transaction_ended() is True
+            # Where the driver can send the check that the step's transaction is still open,
+            # the record and COMMIT in one round trip (issue 17), only its own word is taken
+            # here; the check itself goes with the record.
+            folded = transactional and not (guarded or resume) and \
+                self._transaction_token is not None and dialect.can_run_then_commit()
+            ended = not folded and transactional and self._transaction_ended() is True
             self._step_open = False
             if ended:
                 self._rollback_quietly()
@@ -573,14 +570,16 @@ class SqlStore:
                 connection.commit()
                 self._set_autocommit(original, False)
                 self._begin()
-            # Done: an attempt (this one, or the failed one it resumes, even run another way
-            # now) goes with the record, in its transaction.
-            if not self._record_step(step, time.perf_counter() - started, fake, transactional,
-                                     attempt=guarded or resume, token=token):
-                self._rollback_quietly()
-                raise self._transaction_ended_error()
-            self._fence(transactional or fake)
-            self._commit(fake, transactional)
+            duration = time.perf_counter() - started
+            if folded:
+                self._fence(True)  # in the step's transaction, before the record: the same
+                self._record_and_commit(step, duration, fake, self._transaction_token)
+            else:
+                # Done: an attempt (this one, or the failed one it resumes, even run another
+                # way now) goes with the record, in its transaction.
+                self._record_step(step, duration, fake, transactional, attempt=guarded or resume)
+                self._fence(transactional or fake)
+                self._commit(fake, transactional)
             self._attempt_open = None
             self._next_seq = (self._next_seq or 0) + 1
         except BaseException:
@@ -691,12 +690,9 @@ class SqlStore:
         return said
 
     def _record_step(self, step: Step, duration: float, fake: bool, transactional: bool,
-                     *, attempt: bool = False, token: object = None) -> bool:
-        """Record the step; False when ``token`` (the transaction the step began) shows that
-        the migration ended that transaction, and nothing was recorded."""
+                     *, attempt: bool = False) -> None:
         try:
-            if not self._record(step, duration, fake, token):
-                return False
+            self._record(step, duration, fake)
             if attempt:
                 self._execute(f"DELETE FROM {self._attempt} WHERE version = {{}}",
                               (step.migration.version,))
@@ -712,7 +708,6 @@ class SqlStore:
                 if transactional or fake
                 else f"Record version {step.migration.version} by hand, or undo its changes.",
             ) from exc
-        return True
 
     def _undone(self, fake: bool, transactional: bool) -> str:
         """What a rolled-back record leaves of the step's changes."""
@@ -1123,13 +1118,27 @@ class SqlStore:
             raise
         self._set_autocommit(original, original)
 
-    def _record(self, step: Step, duration: float, fake: bool, token: object = None) -> bool:
-        """Write the history row and the log entry; with ``token``, only while the step's
-        transaction is still the one it began (False, nothing written, otherwise)."""
+    def _record(self, step: Step, duration: float, fake: bool) -> None:
+        """Write the history row and the log entry."""
+        forget, remember, log = self._record_sql or self._prepare_record_sql()
+        history, entry = self._record_values(step, duration, fake)
+        assert self._dialect is not None
+        if self._dialect.writes_two_tables_at_once:
+            # One round trip for both rows (issue 17): the history row and the log entry in
+            # one statement, as a network database counts them.
+            both = self._record_both or self._prepare_record_both()
+            self._run(both[0 if step.direction == "down" else 1],
+                      history + (self._log_seq(),) + entry)
+            return
+        self._run(forget if step.direction == "down" else remember, history)
+        self._log_entry(log, *entry)
+
+    def _record_values(self, step: Step, duration: float,
+                       fake: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The history row's values (the version alone, down) and the log entry's."""
         migration = step.migration
         now = self._clock()
         by = self._identity = self._identity or who_am_i()
-        forget, remember, log = self._record_sql or self._prepare_record_sql()
         if step.direction == "down":
             history: tuple[Any, ...] = (migration.version,)
         else:
@@ -1137,23 +1146,35 @@ class SqlStore:
                        duration, by, 1 if fake else 0)
         entry = (migration.version, ("fake " if fake else "") + step.direction, migration.name,
                  now, None if fake else duration, by)
-        assert self._dialect is not None
-        if self._dialect.writes_two_tables_at_once:
-            # One round trip for both rows (issue 17): the history row and the log entry in
-            # one statement, as a network database counts them; with ``token``, the same
-            # statement checks that the step's transaction is still open.
-            down = step.direction == "down"
-            if token is None:
-                both = self._record_both or self._prepare_record_both()
-                self._run(both[0 if down else 1], history + (self._log_seq(),) + entry)
-                return True
-            guarded = self._record_guarded or self._prepare_record_guarded()
-            cursor = self._run(guarded[0 if down else 1],
-                               history + (token, self._log_seq()) + entry)
-            return self._deleted(cursor) is not False
-        self._run(forget if step.direction == "down" else remember, history)
-        self._log_entry(log, *entry)
-        return True
+        return history, entry
+
+    def _record_and_commit(self, step: Step, duration: float, fake: bool,
+                           token: object) -> None:
+        """Check that the step's transaction (``token``) is still open, record the step and
+        commit, in one round trip (issue 17)."""
+        dialect = self._dialect
+        assert dialect is not None
+        history, entry = self._record_values(step, duration, fake)
+        template = self._record_templates()[0 if step.direction == "down" else 1]
+        values = history + (self._log_seq(),) + entry
+        record = template.format(*(dialect.inline(value) for value in values))
+        try:
+            dialect.run_then_commit([dialect.transaction_check(token), record])
+        except Exception as exc:
+            self._rollback_quietly()
+            if dialect.failed_check(exc):
+                raise self._transaction_ended_error() from None
+            if dialect.commit_reply_can_be_lost and not self._still_answers():
+                raise UncertainCommitError(
+                    f"the record or the commit failed with {_describe(exc)}, and the "
+                    "connection with it: the database may have committed before its reply "
+                    "was lost, or rolled back",
+                ) from exc
+            raise StoreError(
+                f"{self._description}: the record or the commit failed with "
+                f"{_describe(exc)}; nothing was recorded, and {self._undone(fake, True)}",
+                "Fix the database problem and run again.",
+            ) from exc
 
     def _log_seq(self) -> int:
         """The log's next number: read once, since we hold the lock for the whole run."""
@@ -1162,42 +1183,20 @@ class SqlStore:
             self._next_seq = self._version_of(last or 0, self.log_table) + 1
         return self._next_seq
 
-    def _prepare_record_guarded(self) -> tuple[str, str]:
-        """As _prepare_record_both, each row written only while the transaction is the one
-        the step began: the rows come from a SELECT, so every value is cast to its column's
-        type (a parameter there has no column to take its type from)."""
-        style = self._paramstyle or "qmark"
-        assert self._dialect is not None
-        guard = self._dialect.same_transaction
-        history_types = (self._dialect.version_type, "VARCHAR(255)", "VARCHAR(64)",
-                         "VARCHAR(40)", "REAL", "VARCHAR(255)", "INTEGER")
-        log_types = (self._dialect.version_type, self._dialect.version_type, "VARCHAR(16)",
-                     "VARCHAR(255)", "VARCHAR(40)", "REAL", "VARCHAR(255)")
-
-        def cast(types: Sequence[str]) -> str:
-            return ", ".join(f"CAST({{}} AS {kind})" for kind in types)
-
-        log = (f"INSERT INTO {self._log} ({', '.join(LOG_COLUMNS)}) "
-               f"SELECT {cast(log_types)} FROM done")
-        forget = (f"WITH done AS (DELETE FROM {self._history} WHERE version = {{}} "
-                  f"AND {guard} RETURNING version) {log}")
-        remember = (f"WITH done AS (INSERT INTO {self._history} ({', '.join(HISTORY_COLUMNS)}) "
-                    f"SELECT {cast(history_types)} WHERE {guard} RETURNING version) {log}")
-        self._record_guarded = (
-            bind(style, forget, (0,) * (2 + len(LOG_COLUMNS)))[0],
-            bind(style, remember, (0,) * (len(HISTORY_COLUMNS) + 1 + len(LOG_COLUMNS)))[0],
-        )
-        return self._record_guarded
-
-    def _prepare_record_both(self) -> tuple[str, str]:
+    def _record_templates(self) -> tuple[str, str]:
         """The history row and the log entry in one statement each way (PostgreSQL: a data
-        modifying WITH), in the driver's paramstyle."""
-        style = self._paramstyle or "qmark"
+        modifying WITH), with ``{}`` for each value: down, then up."""
         log = (f"INSERT INTO {self._log} ({', '.join(LOG_COLUMNS)}) "
                f"VALUES ({', '.join(['{}'] * len(LOG_COLUMNS))})")
         forget = f"WITH gone AS (DELETE FROM {self._history} WHERE version = {{}}) {log}"
         remember = (f"WITH added AS (INSERT INTO {self._history} ({', '.join(HISTORY_COLUMNS)}) "
                     f"VALUES ({', '.join(['{}'] * len(HISTORY_COLUMNS))})) {log}")
+        return forget, remember
+
+    def _prepare_record_both(self) -> tuple[str, str]:
+        """_record_templates() in the driver's paramstyle."""
+        style = self._paramstyle or "qmark"
+        forget, remember = self._record_templates()
         self._record_both = (
             bind(style, forget, (0,) * (1 + len(LOG_COLUMNS)))[0],
             bind(style, remember, (0,) * (len(HISTORY_COLUMNS) + len(LOG_COLUMNS)))[0],
@@ -1522,9 +1521,14 @@ class SqlStore:
         """Open a transaction; ``named``: one whose end transaction_ended() may be asked
         about (a step's), which can cost a round trip where the others need none."""
         assert self._dialect is not None
-        if named:
+        if not named:
+            return self._dialect.open_transaction(self._query)
+        try:
             return self._dialect.begin(self._query)
-        return self._dialect.open_transaction(self._query)
+        except StoreError:
+            raise
+        except Exception as exc:  # a driver's own, from a dialect that spoke to it directly
+            raise self._failed(exc, "BEGIN") from exc
 
     def _end_read(self, connection: Any) -> None:
         """Close the transaction a read opened (DB-API drivers open one on every statement)."""
@@ -1567,13 +1571,17 @@ class SqlStore:
             else:
                 cursor.execute(sql, parameters)
         except Exception as exc:
-            if self._dialect is not None and self._dialect.busy(exc):
-                raise self._busy(exc) from exc
-            raise StoreError(
-                f"{self._description}: {_describe(exc)} (while running: {sql.split()[0]} ...)",
-                "Check the database and its permissions.",
-            ) from exc
+            raise self._failed(exc, sql.split()[0]) from exc
         return cursor
+
+    def _failed(self, exc: BaseException, running: str) -> StoreError:
+        """The store's error for a statement of its own (``running`` its first word)."""
+        if self._dialect is not None and self._dialect.busy(exc):
+            return self._busy(exc)
+        return StoreError(
+            f"{self._description}: {_describe(exc)} (while running: {running} ...)",
+            "Check the database and its permissions.",
+        )
 
     def _busy(self, exc: BaseException) -> DatabaseBusyError:
         waited = f" for longer than {self._busy_timeout:g} s" if self._busy_timeout is not None else ""

@@ -476,6 +476,54 @@ def test_a_commit_the_server_refuses_is_rolled_back_not_uncertain(project, postg
     assert project.run("current").out == "0\n"
 
 
+def test_a_record_keeps_quotes_and_backslashes_in_names(project, postgresql_database, monkeypatch):
+    # psycopg and pg8000 send the record and COMMIT as one text without parameters (issue
+    # 17): every value written into it must come back as it was.
+    database = postgresql_database
+    _use(project, database)
+    monkeypatch.setenv("LOGNAME", "o'brien\\n\\'; DROP TABLE t; --")
+    name = "001_it's_a\\back.sql"
+    (project.migrations / name).write_text(
+        "-- migrate:up\nCREATE TABLE t (x INTEGER);\n-- migrate:down\nDROP TABLE t;\n")
+    ok(project.run())
+    ok(project.run("--down"))
+    by = "o'brien\\n\\'; DROP TABLE t; --@"
+    logged = database.query("SELECT file_name, logged_by, operation FROM link_migration_log "
+                            "ORDER BY seq")
+    assert [(file, who.startswith(by), operation) for file, who, operation in logged] == [
+        (name, True, "up"), (name, True, "down")], logged
+    ok(project.run())
+    assert [(file, who.startswith(by)) for file, who in database.query(
+        "SELECT file_name, applied_by FROM link_migration_history")] == [(name, True)]
+
+
+def test_a_migration_runs_at_the_isolation_level_the_connection_asks_for(project, postgresql_database):
+    # The step's BEGIN is sent by the store, not by psycopg (issue 17): it must still say what
+    # psycopg's own would have said.
+    database = postgresql_database
+    if database.driver != "psycopg":
+        setting = ""  # pg8000 has no such setting of its own: its BEGIN is a plain one
+    else:
+        setting = """
+            _plain = get_connection
+            def get_connection():
+                import psycopg
+                connection = _plain()
+                connection.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+                connection.deferrable = True
+                return connection
+            """
+    _use(project, database, setting)
+    _migration(project, 1, """\
+        context.execute('CREATE TABLE seen (level TEXT, deferred TEXT)')
+        context.execute("INSERT INTO seen SELECT current_setting('transaction_isolation'), "
+                        "current_setting('transaction_deferrable')")
+        """)
+    ok(project.run())
+    expected = ("serializable", "on") if setting else ("read committed", "off")
+    assert [tuple(row) for row in database.query("SELECT level, deferred FROM seen")] == [expected]
+
+
 def test_a_user_without_a_usable_schema_is_an_error_not_version_0(project, postgresql_database):
     database = postgresql_database
     _use(project, database)
