@@ -179,6 +179,20 @@ class Dialect:
     def set_autocommit(self, on: bool) -> None:
         self.connection.autocommit = on
 
+    # Whether the store may run its reads, and its single-statement writes, in autocommit
+    # mode: no BEGIN and no ROLLBACK around each (issue 17). The store switches the mode off
+    # for anything of more statements, and gives the connection back in the mode it came in.
+    reads_in_autocommit = False
+
+    def idle(self) -> bool | None:
+        """The driver's own word that no transaction is open; None where it gives none."""
+        return None
+
+    def insert_unless_present(self, insert: str) -> str | None:
+        """``insert`` made to insert nothing, without an error, where its row's key is
+        taken already; None where this database has no such form."""
+        return None
+
     def widen(self, table: str, columns: Sequence[str]) -> list[str]:
         """Statements that make ``columns`` of ``table`` 64-bit (store format 1 to 2)."""
         return []  # an unknown database: its INTEGER is what it is

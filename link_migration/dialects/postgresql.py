@@ -88,7 +88,7 @@ class PostgreSQLDialect(Dialect):
     def _begin_and_ask(self) -> int | None:
         """BEGIN and txid_current() in one simple query, on a connection with no transaction
         open; None, with nothing sent, where the driver would not know what we did."""
-        if self._idle() is not True:
+        if self.idle() is not True:
             return None
         connection = self.connection
         if self.driver == "psycopg":
@@ -140,11 +140,20 @@ class PostgreSQLDialect(Dialect):
     def failed_check(self, exc: BaseException) -> bool:
         return self._ENDED in str(exc)
 
+    @property
+    def reads_in_autocommit(self) -> bool:
+        # Both follow the server's word on the transaction, and switch modes without a
+        # round trip; psycopg2 is left as it was, untested here.
+        return self.driver in ("psycopg", "pg8000")
+
+    def insert_unless_present(self, insert: str) -> str | None:
+        return insert + " ON CONFLICT DO NOTHING"
+
     def can_run_then_commit(self) -> bool:
         # psycopg 3 and pg8000 follow the server's word on the transaction, so a COMMIT
         # inside the text leaves them knowing it is over; psycopg2 keeps its own flag, and
         # would run the next migration outside a transaction.
-        return self.driver in ("psycopg", "pg8000") and self._idle() is False
+        return self.driver in ("psycopg", "pg8000") and self.idle() is False
 
     def run_then_commit(self, statements: Sequence[str]) -> None:
         text = "; ".join([*statements, "COMMIT"])
@@ -164,13 +173,12 @@ class PostgreSQLDialect(Dialect):
         """Nothing to send: the driver opens the transaction at the first statement."""
 
     def transaction_ended(self, query: Query, token: object) -> bool | None:
-        if self._idle() is True:
+        if self.idle() is True:
             return True
         ((xid,),) = query("SELECT txid_current()", ())
         return xid != token
 
-    def _idle(self) -> bool | None:
-        """The driver's own word that no transaction is open, where it gives one."""
+    def idle(self) -> bool | None:
         connection = self.connection
         info = getattr(connection, "info", None)
         status = getattr(info, "transaction_status", None)  # psycopg, psycopg2

@@ -172,6 +172,11 @@ class SqlStore:
         self._cache_size: int | None = None
         self._transaction_token: object = None  # what begin() said of the step's transaction
         self._step_open = False  # whether that transaction is still the store's to end
+        # Where the dialect reads in autocommit mode: the mode the connection came in, to give
+        # back at close(); and whether _begin() asked for a transaction that the next
+        # statement opens.
+        self._given_autocommit: bool | None = None
+        self._opening = False
         self._lease_term = lease_term
         self._lease: Lease | None = None  # ours, while we hold the lock row
         self._lock_has_lease = True  # False for a lock table of format 1 or 2, until upgraded
@@ -770,17 +775,35 @@ class SqlStore:
         columns = LOCK_COLUMNS if self._lock_has_lease else _LOCK_COLUMNS_BEFORE_LEASES
         values = (_LOCK_ROW, holder.owner, holder.host, holder.pid, holder.since,
                   holder.since, term_ms)[: len(columns)]
+        insert = (f"INSERT INTO {self._lock} ({', '.join(columns)}) "
+                  f"VALUES ({', '.join('{}' for _ in columns)})")
+        assert self._dialect is not None
+        unless_taken = self._dialect.insert_unless_present(insert)
         while True:
+            if unless_taken is not None and self._autocommitting():
+                # One round trip (issue 17): the insert is a transaction of its own, and
+                # inserts nothing where the row is someone's; only then do we read it.
+                try:
+                    inserted = self._deleted(self._execute(unless_taken, values))
+                except DatabaseBusyError:
+                    raise
+                except StoreError:
+                    attempts_left -= 1
+                    if not attempts_left:
+                        raise
+                    continue
+                if inserted is False:
+                    current = self.lock_holder()
+                    if current is not None:
+                        return current
+                    continue  # released in between: try again
+                return self._taken(holder, term_ms)
             current = self.lock_holder()
             if current is not None:
                 return current
             try:
                 self._begin()
-                self._execute(
-                    f"INSERT INTO {self._lock} ({', '.join(columns)}) "
-                    f"VALUES ({', '.join('{}' for _ in columns)})",
-                    values,
-                )
+                self._execute(insert, values)
                 self._connection.commit()
             except DatabaseBusyError:
                 self._rollback_quietly()
@@ -791,12 +814,15 @@ class SqlStore:
                 if not attempts_left:
                     raise
                 continue
-            # What the catalog said before the lock was ours may be stale now: the runner
-            # we waited for may have created the tables.
-            self._catalog = None
-            if self._lock_has_lease:
-                self._keep_lease(holder._replace(renewed=holder.since, term=term_ms / 1000))
-            return None
+            return self._taken(holder, term_ms)
+
+    def _taken(self, holder: LockHolder, term_ms: int) -> None:
+        """The lock row is ours: start renewing its lease."""
+        # What the catalog said before the lock was ours may be stale now: the runner we
+        # waited for may have created the tables.
+        self._catalog = None
+        if self._lock_has_lease:
+            self._keep_lease(holder._replace(renewed=holder.since, term=term_ms / 1000))
 
     def lock_holder(self) -> LockHolder | None:
         from ..state import LockHolder
@@ -845,16 +871,9 @@ class SqlStore:
             if not self._database_file.exists():
                 return True
         self._open()
-        self._begin()
-        try:
-            deleted = self._deleted(self._execute(
-                f"DELETE FROM {self._lock} WHERE id = {{}} AND owner = {{}} AND since = {{}}",
-                (_LOCK_ROW, holder.owner, holder.since),
-            ))
-            self._connection.commit()
-        except BaseException:
-            self._rollback_quietly()
-            raise
+        deleted = self._delete_lock_row(
+            f"DELETE FROM {self._lock} WHERE id = {{}} AND owner = {{}} AND since = {{}}",
+            (_LOCK_ROW, holder.owner, holder.since))
         if not ours or lease is None or lease.reported:
             return True  # not ours, or the run was told already (it stopped for it)
         return deleted is not False and not lease.lost
@@ -864,19 +883,27 @@ class SqlStore:
         watched for a whole term: a holder that renewed meanwhile keeps it. Whether the row
         was deleted."""
         self._open()
+        deleted = self._delete_lock_row(
+            f"DELETE FROM {self._lock} WHERE id = {{}} AND owner = {{}} AND since = {{}} "
+            "AND renewed = {}",
+            (_LOCK_ROW, holder.owner, holder.since, holder.renewed))
+        if deleted is None:  # a driver that does not count rows: look
+            deleted = self.lock_holder() != holder
+        return deleted
+
+    def _delete_lock_row(self, template: str, values: Sequence[Any]) -> bool | None:
+        """Run ``template`` (a DELETE of the lock row) in a transaction of its own: in
+        autocommit mode where the dialect reads in it, one round trip (issue 17). Whether it
+        deleted the row, as _deleted() tells."""
+        if self._autocommitting():
+            return self._deleted(self._execute(template, values))
         self._begin()
         try:
-            deleted = self._deleted(self._execute(
-                f"DELETE FROM {self._lock} WHERE id = {{}} AND owner = {{}} AND since = {{}} "
-                "AND renewed = {}",
-                (_LOCK_ROW, holder.owner, holder.since, holder.renewed),
-            ))
+            deleted = self._deleted(self._execute(template, values))
             self._connection.commit()
         except BaseException:
             self._rollback_quietly()
             raise
-        if deleted is None:  # a driver that does not count rows: look
-            deleted = self.lock_holder() != holder
         return deleted
 
     @staticmethod
@@ -1001,6 +1028,9 @@ class SqlStore:
             self._lease = None
         if self._connection is not None and self._owns_connection:
             self._connection.close()
+        elif self._connection is not None and self._given_autocommit is not None:
+            with contextlib.suppress(Exception):  # conf.py's connection, in the mode it came in
+                self._set_autocommit(not self._given_autocommit, self._given_autocommit)
         self._connection = None
 
     # -- repairs: forget and accept (link_migration.repair) ----------------------------------
@@ -1459,6 +1489,8 @@ class SqlStore:
             ) from None
         self._connection = connection
         self._dialect = dialect
+        self._opening = False
+        self._given_autocommit = dialect.autocommit() if dialect.reads_in_autocommit else None
         if self._paramstyle is None:
             self._paramstyle = "qmark" if dialect.flavour == "sqlite" else _driver_paramstyle(connection)
         if self._owns_connection:
@@ -1521,6 +1553,10 @@ class SqlStore:
         """Open a transaction; ``named``: one whose end transaction_ended() may be asked
         about (a step's), which can cost a round trip where the others need none."""
         assert self._dialect is not None
+        if self._given_autocommit is not None:
+            self._opening = True  # the next statement opens it, outside autocommit mode
+            if self._dialect.autocommit() is True and self._dialect.idle() is True:
+                self._dialect.set_autocommit(False)
         if not named:
             return self._dialect.open_transaction(self._query)
         try:
@@ -1529,6 +1565,8 @@ class SqlStore:
             raise
         except Exception as exc:  # a driver's own, from a dialect that spoke to it directly
             raise self._failed(exc, "BEGIN") from exc
+        finally:
+            self._opening = False  # begin() opened it, by a statement of ours or its own
 
     def _end_read(self, connection: Any) -> None:
         """Close the transaction a read opened (DB-API drivers open one on every statement)."""
@@ -1564,6 +1602,8 @@ class SqlStore:
         """Run ``sql``, whose placeholders are in the driver's paramstyle already; without
         parameters, the driver is given none, so that a % in the SQL is just a %."""
         parameters = self._parameters(parameters)
+        if self._given_autocommit is not None:
+            self._autocommitting()
         cursor = self._dialect.cursor()
         try:
             if parameters is None:
@@ -1573,6 +1613,23 @@ class SqlStore:
         except Exception as exc:
             raise self._failed(exc, sql.split()[0]) from exc
         return cursor
+
+    def _autocommitting(self) -> bool:
+        """Where the dialect reads in autocommit mode, put a connection with no transaction
+        open in it, unless _begin() asked for one that this statement opens: a read then
+        costs no BEGIN and no ROLLBACK, and one statement is a transaction of its own.
+        Whether the next statement runs in autocommit mode."""
+        dialect = self._dialect
+        if dialect is None or self._given_autocommit is None:
+            return False
+        if self._opening:
+            self._opening = False
+            return False
+        if dialect.idle() is not True:
+            return False  # inside a transaction, which the statement joins
+        if dialect.autocommit() is False:
+            dialect.set_autocommit(True)
+        return dialect.autocommit() is True
 
     def _failed(self, exc: BaseException, running: str) -> StoreError:
         """The store's error for a statement of its own (``running`` its first word)."""

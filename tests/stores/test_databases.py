@@ -197,6 +197,34 @@ def test_autocommit_on_does_not_lose_atomicity(project, postgresql_database):
     assert (project.root / "restored").exists()
 
 
+def test_reads_in_autocommit_give_the_connection_back_as_it_came(project, postgresql_database):
+    # The store reads in autocommit mode on PostgreSQL (no BEGIN and ROLLBACK around each
+    # read: issue 17). A migration still runs in a transaction, and conf.py's connection,
+    # which came with autocommit off, is given back with it off and no transaction open.
+    database = postgresql_database
+    _use(project, database, f"""
+        _made = []
+        _plain_connect = get_connection
+        def get_connection():
+            _made.append(_plain_connect())
+            return _made[-1]
+        def after_run(summary):
+            connection = _made[-1]
+            idle = (connection.info.transaction_status == 0 if hasattr(connection, "info")
+                    else not connection._in_transaction)
+            with open({str(project.root / "modes")!r}, "a") as seen:
+                seen.write(f"after {{connection.autocommit}} {{idle}}\\n")
+        """)
+    _migration(project, 1, f"""\
+        with open({str(project.root / "modes")!r}, "a") as seen:
+            seen.write(f"during {{context.connection.autocommit}}\\n")
+        context.execute('CREATE TABLE b (x INTEGER)')
+        """)
+    ok(project.run())
+    assert (project.root / "modes").read_text() == "during False\nafter False True\n"
+    assert "b" in _tables(database) and _history(database) == [1]
+
+
 def test_mariadb_says_that_ddl_of_a_failed_migration_may_be_in_place(project, mariadb_database):
     database = mariadb_database
     _use(project, database, _autocommit_on(database))
