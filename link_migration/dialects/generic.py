@@ -57,9 +57,13 @@ class Dialect:
         """Database, host and name for messages (SPEC 12), or None when we cannot tell."""
         return None
 
-    def describe_and_schema(self, query: Query) -> tuple[str | None, str | None]:
-        """describe() and schema() together: one round trip where the database allows."""
-        return self.describe(query), self.schema(query)
+    def describe_with_columns(
+        self, query: Query, tables: Sequence[str]
+    ) -> tuple[str | None, str | None, dict[str, tuple[str, ...]] | None]:
+        """describe(), schema() and columns_of() for ``tables`` (as conf.py names them:
+        unqualified ones in the schema found), keyed by those names, in one round trip where
+        the database allows; None for the columns where they cannot come with the rest."""
+        return self.describe(query), self.schema(query), None
 
     def schema(self, query: Query) -> str | None:
         """The schema our unqualified tables live in, resolved once, so that a migration

@@ -6,7 +6,7 @@ from .generic import Dialect
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
 if TYPE_CHECKING:
-    from typing import Any, Sequence
+    from typing import Any, Iterable, Sequence
 
     from ..schema import SchemaObject
     from .generic import Connect, Query
@@ -48,21 +48,24 @@ class PostgreSQLDialect(Dialect):
             other.close()
         return True
 
-    def describe(self, query: Query) -> str | None:
-        return self.describe_and_schema(query)[0]
-
-    def describe_and_schema(self, query: Query) -> tuple[str | None, str | None]:
-        ((database, address, port, schema),) = query(
+    def describe_with_columns(
+        self, query: Query, tables: Sequence[str]
+    ) -> tuple[str | None, str | None, dict[str, tuple[str, ...]] | None]:
+        # One round trip for what every command asks first (issue 17): unqualified names are
+        # looked up in current_schema(), as the store then qualifies them.
+        values = ", ".join("(CAST({} AS text), CAST({} AS boolean))" for _ in tables)
+        rows = query(
             "SELECT current_database(), host(inet_server_addr()), inet_server_port(), "
-            "current_schema()", ()
-        )
+            f"current_schema(), t.name, a.attname FROM (VALUES {values}) AS t(name, bare) "
+            "LEFT JOIN pg_attribute a ON a.attrelid = to_regclass(CASE WHEN t.bare "
+            "THEN quote_ident(current_schema()) || '.' || t.name ELSE t.name END) "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY t.name, a.attnum",
+            tuple(value for table in tables for value in (table, "." not in table)))
+        database, address, port, schema = rows[0][:4]
         where = f"{address}:{port}" if address else "a local socket"
         # The schema is None when the search path names no schema this role can use.
-        return f"PostgreSQL {database} on {where}", schema
-
-    def schema(self, query: Query) -> str | None:
-        ((schema,),) = query("SELECT current_schema()", ())
-        return schema  # None when the search path names no schema this role can use
+        return (f"PostgreSQL {database} on {where}", schema,
+                _by_table((table, column) for *_, table, column in rows if column is not None))
 
     def table_exists(
         self, query: Query, schema: str | None, name: str, table: str
@@ -193,14 +196,11 @@ class PostgreSQLDialect(Dialect):
     def columns_of(self, query: Query, tables: Sequence[str]) -> dict[str, tuple[str, ...]]:
         # to_regclass() needs no privilege on the table and raises nothing for one missing.
         values = ", ".join("({})" for _ in tables)
-        found: dict[str, list[str]] = {}
-        for table, column in query(
-                f"SELECT t.name, a.attname FROM (VALUES {values}) AS t(name) "
-                "JOIN pg_attribute a ON a.attrelid = to_regclass(CAST(t.name AS text)) "
-                "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY t.name, a.attnum",
-                tuple(tables)):
-            found.setdefault(table, []).append(column.lower())
-        return {table: tuple(columns) for table, columns in found.items()}
+        return _by_table(query(
+            f"SELECT t.name, a.attname FROM (VALUES {values}) AS t(name) "
+            "JOIN pg_attribute a ON a.attrelid = to_regclass(CAST(t.name AS text)) "
+            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY t.name, a.attnum",
+            tuple(tables)))
 
     def identity(self, query: Query) -> tuple[object, ...] | None:
         # The server's start time and port, readable by any role, tell one running server
@@ -215,3 +215,11 @@ class PostgreSQLDialect(Dialect):
         from ..schema import postgresql
 
         return postgresql.read(query, own_tables, schema)
+
+
+def _by_table(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """(table, column) pairs, in the catalog's order, as each table's columns in lower case."""
+    found: dict[str, list[str]] = {}
+    for table, column in pairs:
+        found.setdefault(table, []).append(column.lower())
+    return {table: tuple(columns) for table, columns in found.items()}

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; type checkers know this name
 
@@ -207,6 +206,8 @@ def _sqlite_connector(path: Path, busy_timeout: float) -> Callable[[], sqlite3.C
     themselves: closing any descriptor of a file drops every POSIX lock this process holds on
     it, the write lock of our other connection included, and SQLite would then let another
     process write under that connection's feet."""
+    import sqlite3  # here: a server's store need not import it (issue 17)
+
     checked = False
 
     def connect() -> sqlite3.Connection:

@@ -8,7 +8,6 @@ find a table in the catalog) is asked of the connection's dialect (link_migratio
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import sys
 import time
 
@@ -1504,8 +1503,9 @@ class SqlStore:
 
     def _identify(self, dialect: Dialect) -> None:
         """Name the database in messages, and pin our tables to the schema they are in now."""
+        tables = (self.history_table, self.log_table, self.lock_table, self.attempt_table)
         try:
-            description, schema = dialect.describe_and_schema(self._query)
+            description, schema, columns = dialect.describe_with_columns(self._query, tables)
         except StoreError as exc:
             self._rollback_quietly()
             raise StoreError(f"cannot read {self._description}: {_describe(exc.__cause__ or exc)}",
@@ -1532,6 +1532,9 @@ class SqlStore:
                 for table in (self.history_table, self.log_table, self.lock_table,
                               self.attempt_table)
             )
+        if columns is not None:  # the catalog came with the rest: _catalog_columns() keeps it
+            self._catalog = {self._qualified(table): columns[table]
+                             for table in tables if table in columns}
 
     def _unreadable(self, exc: BaseException, table: str = "") -> StoreError:
         what = f"table {table} in {self._description}" if table else self._description
@@ -1724,6 +1727,8 @@ def _is_temporary_schema(schema: str) -> bool:
 def _refused_by_sqlite(name: str) -> str:
     """SQLite's reason not to take ``name`` as a bare table name ("" when it does), asked of
     an in-memory database, so that nothing is created for a name that turns out to be wrong."""
+    import sqlite3
+
     connection = sqlite3.connect(":memory:")
     try:
         connection.execute(f"CREATE TABLE {name} (x)")
