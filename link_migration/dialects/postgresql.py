@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from .generic import Connect, Query
 
 _IDLE = 0  # libpq's PQTRANS_IDLE, as psycopg and psycopg2 report it
+# The drivers that send a text of several statements as it is, and follow the server's word
+# on the transaction (so that a BEGIN or COMMIT of ours inside one is known to them).
+_SIMPLE_QUERY_DRIVERS = ("psycopg", "pg8000")
 
 
 class PostgreSQLDialect(Dialect):
@@ -79,10 +82,10 @@ class PostgreSQLDialect(Dialect):
         return [f"ALTER TABLE {table} " + ", ".join(f"ALTER COLUMN {c} TYPE BIGINT" for c in columns)]
 
     def begin(self, query: Query) -> object:
-        # The driver opens the transaction at the first statement; this one opens it before
-        # the migration starts, and names it, so that transaction_ended() can tell a later
-        # transaction (a migration that committed and went on) from this one. Where the
-        # driver lets us, BEGIN and the question go in one round trip (issue 17).
+        # Opened before the migration starts, and named, so that transaction_ended() can
+        # tell a later transaction (a migration that committed and went on) from this one.
+        # Where the driver lets us, BEGIN and the question go in one round trip (issue 17);
+        # elsewhere the driver's own BEGIN goes before the question.
         xid = self._begin_and_ask()
         if xid is None:
             ((xid,),) = query("SELECT txid_current()", ())
@@ -91,7 +94,7 @@ class PostgreSQLDialect(Dialect):
     def _begin_and_ask(self) -> int | None:
         """BEGIN and txid_current() in one simple query, on a connection with no transaction
         open; None, with nothing sent, where the driver would not know what we did."""
-        if self.idle() is not True:
+        if self.idle() is not True or not self._sends_texts():
             return None
         connection = self.connection
         if self.driver == "psycopg":
@@ -100,6 +103,8 @@ class PostgreSQLDialect(Dialect):
                 return None
             # psycopg reads the transaction's state from libpq, so it sees the one opened
             # here and sends no BEGIN of its own; pgconn is its documented low-level door.
+            # PQexec blocks signals' handlers until the server answers: a BEGIN and a
+            # txid_current() wait for no lock, and a cancel from another thread ends it.
             from psycopg import errors, pq
 
             encoding = connection.info.encoding
@@ -107,11 +112,9 @@ class PostgreSQLDialect(Dialect):
             if result.status != pq.ExecStatus.TUPLES_OK:
                 raise errors.error_from_result(result, encoding=encoding)
             return int(result.get_value(0, 0))
-        if self.driver == "pg8000":
-            # pg8000 also follows the server's word on the transaction (ReadyForQuery).
-            ((xid,),) = connection.execute_simple("BEGIN; SELECT txid_current()").rows
-            return int(xid)
-        return None
+        # pg8000 also follows the server's word on the transaction (ReadyForQuery).
+        ((xid,),) = connection.execute_simple("BEGIN; SELECT txid_current()").rows
+        return int(xid)
 
     def _psycopg_begin(self) -> str | None:
         """The BEGIN psycopg itself would send, with the connection's isolation level,
@@ -147,7 +150,7 @@ class PostgreSQLDialect(Dialect):
     def reads_in_autocommit(self) -> bool:
         # Both follow the server's word on the transaction, and switch modes without a
         # round trip; psycopg2 is left as it was, untested here.
-        return self.driver in ("psycopg", "pg8000")
+        return self.driver in _SIMPLE_QUERY_DRIVERS
 
     def insert_unless_present(self, insert: str) -> str | None:
         return insert + " ON CONFLICT DO NOTHING"
@@ -156,13 +159,21 @@ class PostgreSQLDialect(Dialect):
         # psycopg 3 and pg8000 follow the server's word on the transaction, so a COMMIT
         # inside the text leaves them knowing it is over; psycopg2 keeps its own flag, and
         # would run the next migration outside a transaction.
-        return self.driver in ("psycopg", "pg8000") and self.idle() is False
+        return self._sends_texts() and self.idle() is False
+
+    def _sends_texts(self) -> bool:
+        """Whether the driver sends a text of several statements as it is (psycopg 3
+        without parameters; pg8000's simple queries, 1.29 and later)."""
+        if self.driver == "psycopg":
+            return hasattr(self.connection, "pgconn")
+        return self.driver == "pg8000" and callable(
+            getattr(self.connection, "execute_simple", None))
 
     def run_then_commit(self, statements: Sequence[str]) -> None:
         text = "; ".join([*statements, "COMMIT"])
         cursor = self.connection.cursor()
         if self.driver == "psycopg":
-            cursor.execute(text, prepare=False)
+            cursor.execute(text, prepare=False, binary=False)  # one text, never prepared
         else:
             cursor.execute(text)
 

@@ -22,6 +22,7 @@ from .sql import (
 from .textfile import TextFileStore
 
 if TYPE_CHECKING:
+    import sqlite3
     from typing import Any, Callable
 
     from ..dialects.urls import DatabaseUrl

@@ -502,7 +502,7 @@ class SqlStore:
             return Snapshot((), {} if rows else None)
         connection = self._open()
         assert self._dialect is not None
-        own = (self.history_table, self.log_table, self.lock_table, self.attempt_table)
+        own = self._own_tables
         try:
             objects = self._dialect.read_schema(self._query, own, self._schema, cache)
             contents = table_rows(self._query, [o for o in objects if o.kind == "table"]
@@ -539,7 +539,9 @@ class SqlStore:
         # The store decides, not the connection's mode (SPEC 6): a connection that
         # get_connection() returned in autocommit mode would lose a failing migration's
         # atomicity, and the record of a step must commit whole; transactional = False needs
-        # autocommit where the driver has it. The mode it came in is given back at the end.
+        # autocommit where the driver has it. The mode it was in is given back at the end
+        # (the store's own reading mode, where it reads in autocommit: close() gives conf.py's
+        # connection back in the mode it came in).
         original = dialect.autocommit()
         self._transaction_token = None
         self._step_open = False
@@ -562,7 +564,8 @@ class SqlStore:
             # the record and COMMIT in one round trip (issue 17), only its own word is taken
             # here; the check itself goes with the record.
             folded = transactional and not (guarded or resume) and \
-                self._transaction_token is not None and dialect.can_run_then_commit()
+                self._transaction_token is not None and not self._fence_due() and \
+                dialect.can_run_then_commit()
             ended = not folded and transactional and self._transaction_ended() is True
             self._step_open = False
             if ended:
@@ -576,7 +579,6 @@ class SqlStore:
                 self._begin()
             duration = time.perf_counter() - started
             if folded:
-                self._fence(True)  # in the step's transaction, before the record: the same
                 self._record_and_commit(step, duration, fake, self._transaction_token)
             else:
                 # Done: an attempt (this one, or the failed one it resumes, even run another
@@ -634,6 +636,8 @@ class SqlStore:
         if self._owns_connection:
             with contextlib.suppress(Exception):
                 self._connection.close()
+        elif self._given_autocommit is not None:
+            self._give_back_mode()
         self._connection = None
         self._dialect = None
         self._step_open = False
@@ -641,6 +645,11 @@ class SqlStore:
             with contextlib.suppress(Exception):
                 self._open()
                 self._say_failure()
+
+    def _give_back_mode(self) -> None:
+        """conf.py's connection, back in the mode it came in, where reading switched it."""
+        with contextlib.suppress(Exception):  # a connection in a transaction keeps its mode
+            self._set_autocommit(not self._given_autocommit, self._given_autocommit)
 
     def _set_autocommit(self, original: bool | None, wanted: bool | None) -> None:
         """Put the connection in ``wanted`` mode where the driver has modes and it is not
@@ -704,14 +713,19 @@ class SqlStore:
             self._rollback_quietly()
             if not isinstance(exc, Exception):
                 raise  # a signal that abandoned the record: rolled back, on to the runner
-            reason = (exc.message if isinstance(exc, StoreError)
-                      else f"{self._description}: {_describe(exc)}")
-            raise StoreError(
-                f"{reason}; {self._undone(fake, transactional)}",
-                "Fix the database problem and run again."
-                if transactional or fake
-                else f"Record version {step.migration.version} by hand, or undo its changes.",
-            ) from exc
+            raise self._record_failed(exc, step, fake, transactional) from exc
+
+    def _record_failed(self, exc: Exception, step: Step, fake: bool,
+                       transactional: bool) -> StoreError:
+        """The error of a record that failed and was rolled back."""
+        reason = (exc.message if isinstance(exc, StoreError)
+                  else f"{self._description}: {_describe(exc)}")
+        return StoreError(
+            f"{reason}; {self._undone(fake, transactional)}",
+            "Fix the database problem and run again."
+            if transactional or fake
+            else f"Record version {step.migration.version} by hand, or undo its changes.",
+        )
 
     def _undone(self, fake: bool, transactional: bool) -> str:
         """What a rolled-back record leaves of the step's changes."""
@@ -791,11 +805,25 @@ class SqlStore:
                     if not attempts_left:
                         raise
                     continue
-                if inserted is False:
+                if inserted is not True:
                     current = self.lock_holder()
+                    if current is not None and (current.owner, current.since) == \
+                            (holder.owner, holder.since):
+                        return self._taken(holder, term_ms)  # a driver that counts no rows
                     if current is not None:
                         return current
-                    continue  # released in between: try again
+                    # Released in between; or a row we may not see (row security) and a
+                    # key we cannot take: a few tries tell one from the other.
+                    attempts_left -= 1
+                    if not attempts_left:
+                        raise StoreError(
+                            f"cannot take the lock in table {self.lock_table} of "
+                            f"{self._description}: the insert of its row took nothing, and no "
+                            "row is there to say who holds it",
+                            "Check the table: another unique key, or a row security policy, "
+                            "may be in the way.",
+                        )
+                    continue
                 return self._taken(holder, term_ms)
             current = self.lock_holder()
             if current is not None:
@@ -977,14 +1005,20 @@ class SqlStore:
         if lease.lost:
             raise self._lease_lost()
 
+    def _fence_due(self) -> bool:
+        """Whether the lease may have run out, so that a step must renew it before it
+        commits (then the step's record and COMMIT are not sent in one text)."""
+        return self._lease is not None and self._lease.at_risk()
+
     def _fence(self, transactional: bool) -> None:
         """Just before a transactional step commits: if the lease may have run out, renew it
         inside the step's transaction, so that the step commits only if the lock is still
         ours (and a runner breaking it meanwhile waits for our commit, then sees it renewed).
         """
-        lease = self._lease
-        if lease is None or not lease.at_risk():
+        if not self._fence_due():
             return
+        lease = self._lease
+        assert lease is not None
         dialect = self._dialect
         if not transactional or dialect is None or not dialect.transactional_ddl:
             return  # what the step did is in place: recording it is the truth, so record it
@@ -1028,8 +1062,7 @@ class SqlStore:
         if self._connection is not None and self._owns_connection:
             self._connection.close()
         elif self._connection is not None and self._given_autocommit is not None:
-            with contextlib.suppress(Exception):  # conf.py's connection, in the mode it came in
-                self._set_autocommit(not self._given_autocommit, self._given_autocommit)
+            self._give_back_mode()
         self._connection = None
 
     # -- repairs: forget and accept (link_migration.repair) ----------------------------------
@@ -1183,14 +1216,22 @@ class SqlStore:
         commit, in one round trip (issue 17)."""
         dialect = self._dialect
         assert dialect is not None
-        history, entry = self._record_values(step, duration, fake)
-        template = self._record_templates()[0 if step.direction == "down" else 1]
-        values = history + (self._log_seq(),) + entry
-        record = template.format(*(dialect.inline(value) for value in values))
+        try:
+            history, entry = self._record_values(step, duration, fake)
+            template = self._record_templates()[0 if step.direction == "down" else 1]
+            values = history + (self._log_seq(),) + entry  # a query, on a run's first step
+            record = template.format(*(dialect.inline(value) for value in values))
+        except BaseException as exc:
+            self._rollback_quietly()
+            if not isinstance(exc, Exception):
+                raise
+            raise self._record_failed(exc, step, fake, True) from exc
         try:
             dialect.run_then_commit([dialect.transaction_check(token), record])
-        except Exception as exc:
+        except BaseException as exc:
             self._rollback_quietly()
+            if not isinstance(exc, Exception):
+                raise  # a signal while the text was on its way: rolled back, if not committed
             if dialect.failed_check(exc):
                 raise self._transaction_ended_error() from None
             if dialect.commit_reply_can_be_lost and not self._still_answers():
@@ -1199,9 +1240,10 @@ class SqlStore:
                     "connection with it: the database may have committed before its reply "
                     "was lost, or rolled back",
                 ) from exc
+            undone = "" if fake else f", and {self._undone(fake, True)}"
             raise StoreError(
                 f"{self._description}: the record or the commit failed with "
-                f"{_describe(exc)}; nothing was recorded, and {self._undone(fake, True)}",
+                f"{_describe(exc)}; nothing was recorded{undone}",
                 "Fix the database problem and run again.",
             ) from exc
 
@@ -1419,8 +1461,7 @@ class SqlStore:
         if not self._dialect.lists_columns:
             return _ASK_THE_TABLE
         if self._catalog is None:
-            names = [self._qualified(t) for t in (self.history_table, self.log_table,
-                                                  self.lock_table, self.attempt_table)]
+            names = [self._qualified(t) for t in self._own_tables]
             try:
                 self._catalog = self._dialect.columns_of(self._query, names)
             except StoreError as exc:
@@ -1501,9 +1542,14 @@ class SqlStore:
             self._identify(dialect)
         return connection
 
+    @property
+    def _own_tables(self) -> tuple[str, str, str, str]:
+        """The store's four tables, as conf.py names them."""
+        return (self.history_table, self.log_table, self.lock_table, self.attempt_table)
+
     def _identify(self, dialect: Dialect) -> None:
         """Name the database in messages, and pin our tables to the schema they are in now."""
-        tables = (self.history_table, self.log_table, self.lock_table, self.attempt_table)
+        tables = self._own_tables
         try:
             description, schema, columns = dialect.describe_with_columns(self._query, tables)
         except StoreError as exc:
@@ -1513,9 +1559,7 @@ class SqlStore:
         self._end_read(self._connection)
         if description:
             self._description = description
-        unqualified = [t for t in (self.history_table, self.log_table, self.lock_table,
-                                   self.attempt_table)
-                       if "." not in t]
+        unqualified = [t for t in tables if "." not in t]
         if not schema and unqualified and dialect.schema_required:
             raise StoreError(
                 f"{self._description} has no current schema for this user (its search path "
@@ -1529,8 +1573,7 @@ class SqlStore:
             prefix = dialect.quote(schema) + "."
             self._history, self._log, self._lock, self._attempt = (
                 table if "." in table else prefix + table
-                for table in (self.history_table, self.log_table, self.lock_table,
-                              self.attempt_table)
+                for table in tables
             )
         if columns is not None:  # the catalog came with the rest: _catalog_columns() keeps it
             self._catalog = {self._qualified(table): columns[table]
@@ -1559,7 +1602,10 @@ class SqlStore:
         if self._given_autocommit is not None:
             self._opening = True  # the next statement opens it, outside autocommit mode
             if self._dialect.autocommit() is True and self._dialect.idle() is True:
-                self._dialect.set_autocommit(False)
+                try:
+                    self._dialect.set_autocommit(False)
+                except Exception as exc:
+                    raise self._failed(exc, "BEGIN") from exc
         if not named:
             return self._dialect.open_transaction(self._query)
         try:
@@ -1572,7 +1618,8 @@ class SqlStore:
             self._opening = False  # begin() opened it, by a statement of ours or its own
 
     def _end_read(self, connection: Any) -> None:
-        """Close the transaction a read opened (DB-API drivers open one on every statement)."""
+        """Close the transaction a read opened (DB-API drivers open one on every statement
+        outside autocommit mode; in it, there is none, and rollback() sends nothing)."""
         connection.rollback()
 
     def _rollback_quietly(self) -> None:
@@ -1605,10 +1652,9 @@ class SqlStore:
         """Run ``sql``, whose placeholders are in the driver's paramstyle already; without
         parameters, the driver is given none, so that a % in the SQL is just a %."""
         parameters = self._parameters(parameters)
-        if self._given_autocommit is not None:
-            self._autocommitting()
-        cursor = self._dialect.cursor()
         try:
+            self._autocommitting()
+            cursor = self._dialect.cursor()
             if parameters is None:
                 cursor.execute(sql)
             else:

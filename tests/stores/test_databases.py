@@ -552,6 +552,23 @@ def test_a_migration_runs_at_the_isolation_level_the_connection_asks_for(project
     assert [tuple(row) for row in database.query("SELECT level, deferred FROM seen")] == [expected]
 
 
+def test_a_lock_row_that_cannot_be_inserted_nor_seen_is_an_error_not_a_wait(project, postgresql_database):
+    # The lock is taken by an insert that inserts nothing where a key is taken (issue 17):
+    # a key taken by a row that is not the lock's must end in an error, not in a loop.
+    database = postgresql_database
+    _use(project, database)
+    _migration(project, 1, "context.execute('CREATE TABLE a (x INTEGER)')")
+    ok(project.run("--fake"))  # the tables exist
+    ok(project.run("--down", "--fake"))
+    database.execute("CREATE UNIQUE INDEX only_one ON link_migration_lock ((true)) WHERE id <> 0")
+    database.execute("INSERT INTO link_migration_lock (id, owner, host, pid, since) "
+                     "VALUES (7, 'someone', 'elsewhere', 1, '2026-01-01')")
+    result = project.run()
+    assert result.status == 2, result
+    assert "cannot take the lock in table link_migration_lock" in result.err, result.err
+    assert "a" not in _tables(database) and _history(database) == []
+
+
 def test_a_user_without_a_usable_schema_is_an_error_not_version_0(project, postgresql_database):
     database = postgresql_database
     _use(project, database)
