@@ -170,14 +170,19 @@ def test_a_failing_migration_leaves_nothing_behind_on_postgresql(project, postgr
     assert database.query("SELECT COUNT(*) FROM a") == [(0,)]
 
 
-def test_autocommit_on_does_not_lose_atomicity(project, postgresql_database):
-    database = postgresql_database
-    _use(project, database, _autocommit_on(database) + f"""
+# conf.py lines that keep each connection get_connection() made, for a hook to look at.
+_KEEP_CONNECTIONS = """
         _made = []
         _plain_connect = get_connection
         def get_connection():
             _made.append(_plain_connect())
             return _made[-1]
+        """
+
+
+def test_autocommit_on_does_not_lose_atomicity(project, postgresql_database):
+    database = postgresql_database
+    _use(project, database, _autocommit_on(database) + _KEEP_CONNECTIONS + f"""
         def after_run(summary):
             # The connection goes back to the mode it came in.
             if _made[-1].autocommit:
@@ -202,12 +207,7 @@ def test_reads_in_autocommit_give_the_connection_back_as_it_came(project, postgr
     # read: issue 17). A migration still runs in a transaction, and conf.py's connection,
     # which came with autocommit off, is given back with it off and no transaction open.
     database = postgresql_database
-    _use(project, database, f"""
-        _made = []
-        _plain_connect = get_connection
-        def get_connection():
-            _made.append(_plain_connect())
-            return _made[-1]
+    _use(project, database, _KEEP_CONNECTIONS + f"""
         def after_run(summary):
             connection = _made[-1]
             idle = (connection.info.transaction_status == 0 if hasattr(connection, "info")
