@@ -106,6 +106,7 @@ class Dialect:
     def columns_of(self, query: Query, tables: Sequence[str]) -> dict[str, tuple[str, ...]]:
         """The columns of each of ``tables`` (as SQL names them) that exists, in one query."""
         raise NotImplementedError
+
     # Whether one statement may insert into two tables (a data-modifying WITH), so that a
     # step's history row and log entry cost one round trip.
     writes_two_tables_at_once = False

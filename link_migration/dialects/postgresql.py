@@ -15,6 +15,10 @@ _IDLE = 0  # libpq's PQTRANS_IDLE, as psycopg and psycopg2 report it
 # The drivers that send a text of several statements as it is, and follow the server's word
 # on the transaction (so that a BEGIN or COMMIT of ours inside one is known to them).
 _SIMPLE_QUERY_DRIVERS = ("psycopg", "pg8000")
+# The columns of each table named t.name (whose text is {}, a regclass), in order:
+# to_regclass() needs no privilege on the table and raises nothing for one missing.
+_COLUMNS_OF = ("JOIN pg_attribute a ON a.attrelid = to_regclass({}) AND a.attnum > 0 "
+               "AND NOT a.attisdropped ORDER BY t.name, a.attnum")
 
 
 class PostgreSQLDialect(Dialect):
@@ -60,9 +64,8 @@ class PostgreSQLDialect(Dialect):
         rows = query(
             "SELECT current_database(), host(inet_server_addr()), inet_server_port(), "
             f"current_schema(), t.name, a.attname FROM (VALUES {values}) AS t(name, bare) "
-            "LEFT JOIN pg_attribute a ON a.attrelid = to_regclass(CASE WHEN t.bare "
-            "THEN quote_ident(current_schema()) || '.' || t.name ELSE t.name END) "
-            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY t.name, a.attnum",
+            "LEFT " + _COLUMNS_OF.format("CASE WHEN t.bare THEN quote_ident(current_schema()) "
+                                         "|| '.' || t.name ELSE t.name END"),
             tuple(value for table in tables for value in (table, "." not in table)))
         database, address, port, schema = rows[0][:4]
         where = f"{address}:{port}" if address else "a local socket"
@@ -205,13 +208,10 @@ class PostgreSQLDialect(Dialect):
     lists_columns = True
 
     def columns_of(self, query: Query, tables: Sequence[str]) -> dict[str, tuple[str, ...]]:
-        # to_regclass() needs no privilege on the table and raises nothing for one missing.
         values = ", ".join("({})" for _ in tables)
         return _by_table(query(
             f"SELECT t.name, a.attname FROM (VALUES {values}) AS t(name) "
-            "JOIN pg_attribute a ON a.attrelid = to_regclass(CAST(t.name AS text)) "
-            "AND a.attnum > 0 AND NOT a.attisdropped ORDER BY t.name, a.attnum",
-            tuple(tables)))
+            + _COLUMNS_OF.format("CAST(t.name AS text)"), tuple(tables)))
 
     def identity(self, query: Query) -> tuple[object, ...] | None:
         # The server's start time and port, readable by any role, tell one running server

@@ -168,6 +168,7 @@ class SqlStore:
         self._identity = ""
         self._record_sql: tuple[str, str, str] | None = None
         self._record_both: tuple[str, str] | None = None
+        self._templates: tuple[str, str] | None = None  # _record_templates(), built once
         self._cache_size: int | None = None
         self._transaction_token: object = None  # what begin() said of the step's transaction
         self._step_open = False  # whether that transaction is still the store's to end
@@ -744,18 +745,24 @@ class SqlStore:
             self._connection.commit()
         except Exception as exc:
             self._rollback_quietly()
-            if self._dialect is not None and self._dialect.commit_reply_can_be_lost \
-                    and not self._still_answers():
-                raise UncertainCommitError(
-                    f"the commit failed with {_describe(exc)}, and the connection with it: the "
-                    "database may have committed before its reply was lost, or rolled back",
-                ) from exc
+            self._raise_if_uncertain(exc, "the commit")
             raise StoreError(
                 f"{self._description}: the commit failed with {_describe(exc)}; the record was "
                 f"rolled back, and {self._undone(fake, transactional)}",
                 "Fix the database problem and run again."
                 if transactional or fake
                 else "Record the version by hand, or undo its changes.",
+            ) from exc
+
+    def _raise_if_uncertain(self, exc: Exception, what: str) -> None:
+        """After ``what`` (holding a COMMIT) failed with ``exc`` and was rolled back: raise
+        UncertainCommitError if the connection is gone with it, since the server may have
+        committed before its reply was lost."""
+        if self._dialect is not None and self._dialect.commit_reply_can_be_lost \
+                and not self._still_answers():
+            raise UncertainCommitError(
+                f"{what} failed with {_describe(exc)}, and the connection with it: the "
+                "database may have committed before its reply was lost, or rolled back",
             ) from exc
 
     def _still_answers(self) -> bool:
@@ -793,45 +800,22 @@ class SqlStore:
         assert self._dialect is not None
         unless_taken = self._dialect.insert_unless_present(insert)
         while True:
-            if unless_taken is not None and self._autocommitting():
-                # One round trip (issue 17): the insert is a transaction of its own, and
-                # inserts nothing where the row is someone's; only then do we read it.
-                try:
-                    inserted = self._deleted(self._execute(unless_taken, values))
-                except DatabaseBusyError:
-                    raise
-                except StoreError:
-                    attempts_left -= 1
-                    if not attempts_left:
-                        raise
-                    continue
-                if inserted is not True:
-                    current = self.lock_holder()
-                    if current is not None and (current.owner, current.since) == \
-                            (holder.owner, holder.since):
-                        return self._taken(holder, term_ms)  # a driver that counts no rows
-                    if current is not None:
-                        return current
-                    # Released in between; or a row we may not see (row security) and a
-                    # key we cannot take: a few tries tell one from the other.
-                    attempts_left -= 1
-                    if not attempts_left:
-                        raise StoreError(
-                            f"cannot take the lock in table {self.lock_table} of "
-                            f"{self._description}: the insert of its row took nothing, and no "
-                            "row is there to say who holds it",
-                            "Check the table: another unique key, or a row security policy, "
-                            "may be in the way.",
-                        )
-                    continue
-                return self._taken(holder, term_ms)
-            current = self.lock_holder()
-            if current is not None:
-                return current
+            # One round trip where the dialect has it (issue 17): the insert is a transaction
+            # of its own, inserting nothing where the row is someone's; only then is the row
+            # read. Elsewhere: read the row, then insert in a transaction.
+            at_once = unless_taken is not None and self._autocommitting()
+            if not at_once:
+                current = self.lock_holder()
+                if current is not None:
+                    return current
             try:
-                self._begin()
-                self._execute(insert, values)
-                self._connection.commit()
+                if at_once:
+                    inserted = self._deleted(self._execute(unless_taken, values))
+                else:
+                    self._begin()
+                    self._execute(insert, values)
+                    self._connection.commit()
+                    inserted = True
             except DatabaseBusyError:
                 self._rollback_quietly()
                 raise
@@ -840,6 +824,25 @@ class SqlStore:
                 attempts_left -= 1
                 if not attempts_left:
                     raise
+                continue
+            if inserted is not True:
+                current = self.lock_holder()
+                if current is not None and (current.owner, current.since) == \
+                        (holder.owner, holder.since):
+                    return self._taken(holder, term_ms)  # a driver that counts no rows
+                if current is not None:
+                    return current
+                # Released in between; or a row we may not see (row security) and a key we
+                # cannot take: a few tries tell one from the other.
+                attempts_left -= 1
+                if not attempts_left:
+                    raise StoreError(
+                        f"cannot take the lock in table {self.lock_table} of "
+                        f"{self._description}: the insert of its row took nothing, and no row "
+                        "is there to say who holds it",
+                        "Check the table: another unique key, or a row security policy, may "
+                        "be in the way.",
+                    )
                 continue
             return self._taken(holder, term_ms)
 
@@ -1234,12 +1237,7 @@ class SqlStore:
                 raise  # a signal while the text was on its way: rolled back, if not committed
             if dialect.failed_check(exc):
                 raise self._transaction_ended_error() from None
-            if dialect.commit_reply_can_be_lost and not self._still_answers():
-                raise UncertainCommitError(
-                    f"the record or the commit failed with {_describe(exc)}, and the "
-                    "connection with it: the database may have committed before its reply "
-                    "was lost, or rolled back",
-                ) from exc
+            self._raise_if_uncertain(exc, "the record or the commit")
             undone = "" if fake else f", and {self._undone(fake, True)}"
             raise StoreError(
                 f"{self._description}: the record or the commit failed with "
@@ -1256,13 +1254,16 @@ class SqlStore:
 
     def _record_templates(self) -> tuple[str, str]:
         """The history row and the log entry in one statement each way (PostgreSQL: a data
-        modifying WITH), with ``{}`` for each value: down, then up."""
+        modifying WITH), with ``{}`` for each value: down, then up. Built once per store."""
+        if self._templates is not None:
+            return self._templates
         log = (f"INSERT INTO {self._log} ({', '.join(LOG_COLUMNS)}) "
                f"VALUES ({', '.join(['{}'] * len(LOG_COLUMNS))})")
         forget = f"WITH gone AS (DELETE FROM {self._history} WHERE version = {{}}) {log}"
         remember = (f"WITH added AS (INSERT INTO {self._history} ({', '.join(HISTORY_COLUMNS)}) "
                     f"VALUES ({', '.join(['{}'] * len(HISTORY_COLUMNS))})) {log}")
-        return forget, remember
+        self._templates = (forget, remember)
+        return self._templates
 
     def _prepare_record_both(self) -> tuple[str, str]:
         """_record_templates() in the driver's paramstyle."""
